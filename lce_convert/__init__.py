@@ -1,0 +1,18 @@
+"""lce_convert: convert larq binarized neural networks to fast, exact TFLite models.
+
+Importing this package is cheap: TensorFlow is imported only by the functions that need it.
+"""
+from .errors import InvalidModelError, LceConvertError, PassPipelineError
+from .mlir import Module, import_tflite, run_pass_pipeline, tflite_to_mlir
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InvalidModelError",
+    "LceConvertError",
+    "Module",
+    "PassPipelineError",
+    "import_tflite",
+    "run_pass_pipeline",
+    "tflite_to_mlir",
+]

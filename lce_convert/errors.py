@@ -1,0 +1,13 @@
+"""Exceptions raised by lce_convert. All derive from LceConvertError."""
+
+
+class LceConvertError(Exception):
+    """Base class of every lce_convert error."""
+
+
+class InvalidModelError(LceConvertError, ValueError):
+    """The input is not a well-formed .tflite model (or not one we can represent)."""
+
+
+class PassPipelineError(LceConvertError, RuntimeError):
+    """A pass pipeline was malformed or failed on the module."""
