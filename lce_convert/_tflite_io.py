@@ -96,6 +96,21 @@ def _plain(obj, budget, depth=0):
     return out
 
 
+def _non_default(d):
+    """Drop the fields of a plain table dict that equal the schema's defaults."""
+    cls = getattr(schema(), d.get("@type", ""), None)
+    if cls is None:
+        return d
+    default = vars(cls())
+    out = {}
+    for k, v in d.items():
+        dv = default.get(_camel(k), None) if k != "@type" else None
+        if k != "@type" and not isinstance(v, (np.ndarray, list, dict)) and v == dv:
+            continue
+        out[k] = v
+    return out
+
+
 def _unplain(value):
     """Inverse of _plain (values as _core exports them: strings as bytes)."""
     if isinstance(value, dict):
@@ -284,12 +299,12 @@ class _Reader:
             info["shape_signature_empty"] = True
         if any(d < -1 for d in dims) or any(d < 0 for d in shape):
             raise InvalidModelError("%s has a negative dimension in shape %s" % (where, shape))
-        if t.hasRank:
-            info["has_rank"] = True
+        if not t.hasRank:
+            info["has_rank"] = False
         elem = _elem_mlir(type_name)
         q = t.quantization
         if q is not None:
-            qdict = _plain(q, self.budget)
+            qdict = _non_default(_plain(q, self.budget))
             qtype = self._quant_type(q, type_name, len(dims))
             if qtype is not None:
                 elem = qtype
@@ -297,7 +312,7 @@ class _Reader:
                     qdict.pop(k, None)
                 if qdict.get("quantized_dimension") == 0 or (q.scale is not None and len(q.scale) > 1):
                     qdict.pop("quantized_dimension", None)
-            if set(qdict) - {"@type"} or qtype is None:
+            if set(qdict) - {"@type"}:
                 info["quantization"] = qdict
         for field in ("sparsity", "variantTensors"):
             v = getattr(t, field)
@@ -424,8 +439,6 @@ class _Reader:
                 "results": [{"type": text, "name": t.name}], "attrs": {}}
         if info:
             desc["attrs"]["tfl.info"] = [info]
-        if t.buffer:
-            desc["attrs"]["tfl.buffer_present"] = True
         if has_data or not t.isVariable:
             raw = np.zeros(0, np.uint8) if data is None else data
             dtype = _ELEMENT_TYPES.get(type_name, (None, None))[1]
@@ -504,7 +517,7 @@ class _Reader:
         return t
 
     def _options_dict(self, options):
-        d = _plain(options, self.budget) if options is not None else {}
+        d = _non_default(_plain(options, self.budget)) if options is not None else {}
         d.pop("@type", None)
         for k, v in list(d.items()):
             if k.endswith("subgraph_index") and isinstance(v, int):
@@ -528,14 +541,13 @@ class _Reader:
         if op.builtinOptions2Type:
             return None
         attrs = {"version": self.Scalar("i32", version), **extra}
-        if absent:
-            attrs["tfl.options_absent"] = True
         fields = _plain(op.builtinOptions, self.budget) if op.builtinOptions is not None else {}
         fields.pop("@type", None)
+        defaults = _plain(getattr(s, t.options + "T")(), self.budget) if t.options else {}
         for field, kind in t.fields:
-            if field not in fields:
+            v = fields.pop(field, defaults.get(field))
+            if v is None:
                 return None
-            v = fields.pop(field)
             if kind == "i32":
                 if not isinstance(v, int) or not -2**31 <= v < 2**31:
                     return None
@@ -547,7 +559,9 @@ class _Reader:
                 if v not in names:
                     return None
                 attrs[field] = names[v]
-        for k, v in fields.items():  # other fields (newer schemas, RESHAPE's new_shape)
+        for k, v in _non_default(dict(fields, **{"@type": t.options + "T"})).items():
+            if k == "@type":  # other fields (newer schemas, RESHAPE's new_shape)
+                continue
             if not isinstance(v, (bool, int, float, np.ndarray)):
                 return None
             attrs["tfl.option." + k] = v
@@ -718,7 +732,7 @@ class _Writer:
         elif not info.get("shape_absent"):
             t.shape = np.array([1 if x == -1 else x for x in dims], np.int32)
         t.name = name
-        t.hasRank = bool(info.get("has_rank", False))
+        t.hasRank = bool(info.get("has_rank", True))
         qdict = info.get("quantization")
         if q is not None or qdict is not None:
             qp = _unplain(dict(qdict)) if qdict is not None else s.QuantizationParametersT()
@@ -768,8 +782,6 @@ class _Writer:
                         t.buffer = self.buffer(self.desc["blobs"][o["data"]])
                         if not t.isVariable:
                             self.blob_buffer[o["data"]] = t.buffer
-                elif attrs.get("tfl.buffer_present"):
-                    t.buffer = self.buffer(None)
                 continue
             for r, info in zip(o["results"], infos):
                 add(r["id"], r["type"], r["name"], info)
@@ -819,14 +831,15 @@ class _Writer:
         elif name in ops_table.BY_MLIR:
             t = ops_table.BY_MLIR[name]
             op.opcodeIndex = self.opcode(self.builtin_codes[t.builtin], None, version)
-            if t.options is not None and not attrs.pop("tfl.options_absent", False):
+            extras = [k for k in attrs if k.startswith("tfl.option.")]
+            if t.options is not None and (t.fields or extras):
                 obj = getattr(s, t.options + "T")()
                 for field, kind in t.fields:
                     v = attrs.pop(field)
                     if kind not in ("i32", "bool"):
                         v = enum_values(getattr(s, kind))[v.decode()]
                     setattr(obj, _camel(field), v)
-                for k in [k for k in attrs if k.startswith("tfl.option.")]:
+                for k in extras:
                     setattr(obj, _camel(k[len("tfl.option."):]), attrs.pop(k))
                 op.builtinOptionsType = getattr(s.BuiltinOptions, t.options)
                 op.builtinOptions = obj
