@@ -24,10 +24,14 @@ def make_interpreter(model_bytes, runtime="tf"):
 
 def random_inputs(model_bytes, seed=0, runtime="tf"):
     """Seeded random inputs matching the model's input details (ints in a small range)."""
-    it = make_interpreter(model_bytes, "tf" if runtime == "lce" else runtime)
+    it = make_interpreter(model_bytes, runtime)
     rng = np.random.default_rng(seed)
     out = []
-    for d in it.get_input_details():
+    if runtime == "lce":
+        details = [{"shape": s, "dtype": np.dtype(t)} for s, t in zip(it.input_shapes, it.input_types)]
+    else:
+        details = it.get_input_details()
+    for d in details:
         shape = [max(1, s) for s in d["shape"]]
         if np.issubdtype(d["dtype"], np.integer):
             lo, hi = (0, 5) if d["dtype"] == np.int32 and len(shape) == 0 else (-100, 100)

@@ -345,7 +345,7 @@ class Module {
 
   std::string toText(bool debugInfo, int64_t elideElementsLimit, bool generic) {
     OpPrintingFlags flags;
-    if (debugInfo) flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false);
+    if (debugInfo) flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
     if (elideElementsLimit >= 0) flags.elideLargeElementsAttrs(elideElementsLimit);
     if (generic) flags.printGenericOpForm();
     std::string out;
