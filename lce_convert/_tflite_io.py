@@ -179,12 +179,12 @@ class _Reader:
                                       else model.MetadataBufferAsNumpy())
             model_t.signatureDefs = [s.SignatureDefT.InitFromObj(model.SignatureDefs(i))
                                      for i in range(model.SignatureDefsLength())]
+            return self._describe(model_t)
         except InvalidModelError:
             raise
         except (IndexError, struct.error, ValueError, TypeError, UnicodeDecodeError,
                 OverflowError, AttributeError, KeyError, MemoryError, RecursionError) as e:
             raise InvalidModelError("malformed .tflite flatbuffer (%s: %s)" % (type(e).__name__, e)) from None
-        return self._describe(model_t)
 
     def _buffer(self, b):
         s = self.s
@@ -429,7 +429,7 @@ class _Reader:
             raise InvalidModelError("%s tensor %d refers to buffer %d of %d" % (where, i, t.buffer, len(m.buffers)))
         data = m.buffers[t.buffer].data if t.buffer else None
         has_data = data is not None and len(data) > 0
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)
         if "?" in text and (has_data or not t.isVariable):
             raise InvalidModelError("%s tensor %d is a constant with a dynamic shape" % (where, i))
         if not has_data and not t.isVariable and count != 0:
