@@ -67,8 +67,9 @@ def test_signature_defs_and_metadata_survive(larq_bnn_tflite):
     a, b = make_interpreter(larq_bnn_tflite), make_interpreter(converted)
     assert a.get_signature_list() == b.get_signature_list()
     x = random_inputs(larq_bnn_tflite, 5)[0]
-    ra = a.get_signature_runner("serving_default")(input_1=x)
-    rb = b.get_signature_runner("serving_default")(input_1=x)
+    (input_name,) = a.get_signature_list()["serving_default"]["inputs"]  # Keras numbers layers
+    ra = a.get_signature_runner("serving_default")(**{input_name: x})
+    rb = b.get_signature_runner("serving_default")(**{input_name: x})
     assert ra.keys() == rb.keys()
     for k in ra:
         assert np.array_equal(ra[k], rb[k])
