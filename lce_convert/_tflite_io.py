@@ -651,6 +651,7 @@ class _Writer:
         self.Scalar, self.SymbolRef = Scalar, SymbolRef
         self.func_index = {f["name"]: i for i, f in enumerate(desc["functions"])}
         self.graphs = []
+        self._unnamed = 0
 
     def buffer(self, data):
         self.buffers.append(_AlignedBuffer(data))
@@ -731,7 +732,8 @@ class _Writer:
             t.shape = np.asarray(info["shape"], np.int32)
         elif not info.get("shape_absent"):
             t.shape = np.array([1 if x == -1 else x for x in dims], np.int32)
-        t.name = name
+        t.name = name if name is not None else b"tensor_%d" % self._unnamed
+        self._unnamed += name is None
         t.hasRank = bool(info.get("has_rank", True))
         qdict = info.get("quantization")
         if q is not None or qdict is not None:
