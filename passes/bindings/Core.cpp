@@ -361,15 +361,23 @@ class Module {
 
   void runPipeline(const std::string &pipeline) {
     DiagnosticCollector diags(ctx_.get());
-    PassManager pm(ctx_.get(), ModuleOp::getOperationName(), OpPassManager::Nesting::Implicit);
+    // The textual parser does not nest implicitly, so a pipeline of function passes without an
+    // anchor ("lq-fuse-bconv2d,canonicalize") is run as func.func(...) on every function.
+    auto pm = std::make_unique<PassManager>(ctx_.get(), ModuleOp::getOperationName());
     std::string err;
     llvm::raw_string_ostream es(err);
-    if (failed(parsePassPipeline(pipeline, pm, es)))
-      raiseValue("invalid pass pipeline '" + pipeline + "'", err);
+    if (failed(parsePassPipeline(pipeline, *pm, es))) {
+      pm = std::make_unique<PassManager>(ctx_.get(), ModuleOp::getOperationName());
+      std::string ignored;
+      llvm::raw_string_ostream is(ignored);
+      if (StringRef(pipeline).contains('(') ||
+          failed(parsePassPipeline("func.func(" + pipeline + ")", *pm, is)))
+        raiseValue("invalid pass pipeline '" + pipeline + "'", err);
+    }
     LogicalResult result = success();
     {
       py::gil_scoped_release release;
-      result = pm.run(*module_);
+      result = pm->run(*module_);
     }
     if (failed(result))
       throw std::runtime_error("pass pipeline '" + pipeline + "' failed:\n" + diags.take());

@@ -16,4 +16,41 @@ def CancelDequantizeQuantize : Pass<"lq-cancel-dequantize-quantize", "mlir::func
   let dependentDialects = ["lce::lq::LqDialect"];
 }
 
+def DetectBinarize : Pass<"lq-detect-binarize", "mlir::func::FuncOp"> {
+  let summary = "Make larq's binarizing quantizers explicit as lq.Dequantize(lq.Quantize(x))";
+  let description = [{
+    Matches SIGN(ADD(SIGN(x), c)) with 0 < c < 1 (larq's ste_sign at inference).
+  }];
+  let dependentDialects = ["lce::lq::LqDialect"];
+}
+
+def FuseBconv2d : Pass<"lq-fuse-bconv2d", "mlir::func::FuncOp"> {
+  let summary = "Turn convs and dense layers on binarized inputs with +-alpha weights into lq.Bconv2d";
+  let description = [{
+    Handles strides, dilations, groups, one-padding (PADV2 with 1.0) and zero padding, recovers
+    the per-channel BatchNorm scale folded into the weights exactly, and marks every conv/dense
+    that stays float with an `lq.not_binarized` reason.
+  }];
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
+def BinaryMaxPool : Pass<"lq-binary-maxpool", "mlir::func::FuncOp"> {
+  let summary = "Quantize(MaxPool2D(x)) -> BMaxPool2d(Quantize(x))";
+  let dependentDialects = ["lce::lq::LqDialect"];
+}
+
+def FuseBitpackedOutput : Pass<"lq-fuse-bitpacked-output", "mlir::func::FuncOp"> {
+  let summary = "Bconv2d -> Quantize becomes a Bconv2d with bitpacked output and exact thresholds";
+  let options = [
+    Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
+           "Also fuse zero-padded SAME convs (our runtime corrects zero padding in the accumulator; LCE 0.16's does not)">
+  ];
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
+def BitpackFilters : Pass<"lq-bitpack-filters", "mlir::func::FuncOp"> {
+  let summary = "Bitpack the +-1 float filters of lq.Bconv2d into int32 words";
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
 #endif // LCE_TRANSFORMS_PASSES_TD
