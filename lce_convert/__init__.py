@@ -2,12 +2,20 @@
 
 Importing this package is cheap: TensorFlow is imported only by the functions that need it.
 """
+from .converter import (ConversionReport, ConvertedModel, LayerReport, convert_keras_model,
+                        convert_saved_model, convert_tflite)
 from .errors import InvalidModelError, LceConvertError, PassPipelineError
 from .mlir import Module, import_tflite, run_pass_pipeline, tflite_to_mlir
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConversionReport",
+    "ConvertedModel",
+    "LayerReport",
+    "convert_keras_model",
+    "convert_saved_model",
+    "convert_tflite",
     "InvalidModelError",
     "LceConvertError",
     "Module",

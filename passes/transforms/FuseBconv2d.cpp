@@ -189,7 +189,8 @@ FailureOr<Plan> analyzeDense(tfl::FullyConnectedOp fc, std::string &reason) {
 }
 
 // Builds the Bconv2d of a plan (plus its separate activation, if any).
-Value buildBconv(PatternRewriter &rewriter, Location loc, const Plan &p, RankedTensorType resultType) {
+Value buildBconv(PatternRewriter &rewriter, Location loc, const Plan &p, RankedTensorType resultType,
+                 StringRef layerKind) {
   const int64_t outChannels = p.filterShape[0];
   Value filter = makeConstF32(rewriter, loc, p.filterShape, p.signs);
   Value mult = makeConstF32(rewriter, loc, {outChannels}, p.mult);
@@ -207,6 +208,7 @@ Value buildBconv(PatternRewriter &rewriter, Location loc, const Plan &p, RankedT
   state.addAttribute("padding", rewriter.getStringAttr(p.padding));
   state.addAttribute("stride_height", i32(p.strideH));
   state.addAttribute("stride_width", i32(p.strideW));
+  state.addAttribute("lq.layer_kind", rewriter.getStringAttr(layerKind));  // for the report
   Value result = rewriter.create(state)->getResult(0);
   if (!p.separateActivation.empty()) {
     OperationState act(loc, "tfl." + StringRef(p.separateActivation).lower());
@@ -233,7 +235,7 @@ struct ConvToBconv : OpRewritePattern<tfl::Conv2dOp> {
     std::string reason;
     auto plan = analyzeConv(conv, reason);
     if (failed(plan)) return rewriter.notifyMatchFailure(conv, reason);
-    rewriter.replaceOp(conv, buildBconv(rewriter, conv.getLoc(), *plan, cast<RankedTensorType>(conv.getType())));
+    rewriter.replaceOp(conv, buildBconv(rewriter, conv.getLoc(), *plan, cast<RankedTensorType>(conv.getType()), "conv2d"));
     return success();
   }
 };
@@ -250,7 +252,7 @@ struct DenseToBconv : OpRewritePattern<tfl::FullyConnectedOp> {
     auto packed4d = RankedTensorType::get({n, 1, 1, packed.getDimSize(1)}, packed.getElementType());
     plan->packedInput = reshape(rewriter, loc, plan->packedInput, packed4d);
     auto out4d = RankedTensorType::get({n, 1, 1, outChannels}, rewriter.getF32Type());
-    Value y = buildBconv(rewriter, loc, *plan, out4d);
+    Value y = buildBconv(rewriter, loc, *plan, out4d, "dense");
     rewriter.replaceOp(fc, reshape(rewriter, loc, y, cast<RankedTensorType>(fc.getType())));
     return success();
   }

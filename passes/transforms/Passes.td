@@ -53,4 +53,14 @@ def BitpackFilters : Pass<"lq-bitpack-filters", "mlir::func::FuncOp"> {
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
 
+def FoldDilatedConv : Pass<"tfl-fold-dilated-conv", "mlir::func::FuncOp"> {
+  let summary = "BATCH_TO_SPACE_ND(CONV_2D(SPACE_TO_BATCH_ND(x))) -> dilated CONV_2D";
+  let dependentDialects = ["lce::tfl::TflDialect"];
+}
+
+def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
+  let summary = "Fold MUL/ADD/SUB/DIV by constants and exact ReLUs into float-output lq.Bconv2d";
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
 #endif // LCE_TRANSFORMS_PASSES_TD
