@@ -29,6 +29,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "transforms/Common.h"
 #include "transforms/Passes.h"
 
 namespace py = pybind11;
@@ -605,6 +606,14 @@ PYBIND11_MODULE(_core, m) {
       .def("verify", &Module::verify)
       .def("run_pipeline", &Module::runPipeline, py::arg("pipeline"))
       .def("to_description", &Module::toDescription);
+  m.def("bitpacked_threshold",
+        [](int64_t K, int64_t lo, int64_t hi, float m, float b) {
+          if (K < 1 || lo > hi || lo < -K || hi > K || !(m >= 0.0f) || !std::isfinite(m) || !std::isfinite(b))
+            throw py::value_error("need K >= 1, -K <= lo <= hi <= K, finite m >= 0 and finite b");
+          return lce::bitpackedThreshold(K, lo, hi, m, b);
+        },
+        py::arg("K"), py::arg("lo"), py::arg("hi"), py::arg("m"), py::arg("b"),
+        "The converter's exact bitpacked-output threshold (for tests; see semantics.md).");
   m.def("has_pass", [](const std::string &name) {
     lce::registerAllPasses();
     return mlir::PassInfo::lookup(name) != nullptr;

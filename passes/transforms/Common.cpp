@@ -1,6 +1,7 @@
 // Helpers shared by the passes (see Common.h).
 #include "transforms/Common.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "llvm/ADT/APInt.h"
@@ -76,6 +77,23 @@ int exactSignOfAffine(int64_t a, float m, float b) {
   const int s = std::min(em, eb);
   llvm::APInt sum = mm.shl(em - s) + bb.shl(eb - s);
   return sum.isNegative() ? -1 : (sum.isZero() ? 0 : 1);
+}
+
+// Threshold t such that the output bit is (accum > t), for accum in [0, K]; see above.
+// Requires m >= 0. `lo`/`hi` bound the conv value (already intersected with [-K, K]).
+int32_t bitpackedThreshold(int64_t K, int64_t lo, int64_t hi, float m, float b) {
+  auto isNegative = [&](int64_t accum) {
+    const int64_t conv = std::clamp(K - 2 * accum, lo, hi);
+    return exactSignOfAffine(conv, m, b) < 0;
+  };
+  // Smallest accum in [0, K] with a negative output (K + 1 if none).
+  int64_t first = 0, last = K + 1;
+  while (first < last) {
+    const int64_t mid = first + (last - first) / 2;
+    if (isNegative(mid)) last = mid;
+    else first = mid + 1;
+  }
+  return static_cast<int32_t>(first - 1);
 }
 
 std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {

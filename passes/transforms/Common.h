@@ -32,6 +32,12 @@ mlir::RankedTensorType packedType(mlir::RankedTensorType t);
 // finite float32 m and b.
 int exactSignOfAffine(int64_t a, float m, float b);
 
+// The threshold t of a bitpacked-output channel: its bit is (accum > t) for accum in [0, K],
+// equal to clamp(K - 2*accum, lo, hi) * m + b < 0 evaluated exactly. Requires m >= 0 (negate
+// the filter channel first otherwise); lo/hi must lie in [-K, K]. t = -1 means always -1 and
+// t = K never.
+int32_t bitpackedThreshold(int64_t K, int64_t lo, int64_t hi, float m, float b);
+
 // TF's SAME padding for one spatial dimension: (before, after).
 std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation);
 
