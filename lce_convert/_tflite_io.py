@@ -559,7 +559,8 @@ class _Reader:
                 if v not in names:
                     return None
                 attrs[field] = names[v]
-        for k, v in _non_default(dict(fields, **{"@type": t.options + "T"})).items():
+        extras = _non_default(dict(fields, **{"@type": t.options + "T"})) if t.options else {}
+        for k, v in extras.items():
             if k == "@type":  # other fields (newer schemas, RESHAPE's new_shape)
                 continue
             if not isinstance(v, (bool, int, float, np.ndarray)):

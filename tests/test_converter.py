@@ -1,0 +1,183 @@
+"""The converter on the BNN zoo: outputs equal Keras (run through LCE 0.16's interpreter until
+our runtime exists), every binary layer is binarized, the graph equals LCE's where LCE converts
+the same ops, and bad input gives clear errors."""
+import numpy as np
+import pytest
+
+import bnn_zoo
+import lce_convert
+import models
+from lce_convert import LceConvertError
+
+_built = {}
+
+
+def zoo(name):
+    if name not in _built:
+        _built[name] = bnn_zoo.ZOO[name]()
+    return _built[name]
+
+
+def lce_predict(model_bytes, x, **options):
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+    return np.asarray(Interpreter(model_bytes, **options).predict(x))
+
+
+def near_ties(model, x, tol=1e-4):
+    """Number of values within float32 rounding of 0 where Keras binarizes activations."""
+    import tensorflow as tf
+    quant = [l for l in model.layers if getattr(l, "input_quantizer", None) is not None]
+    if not quant:
+        return 0
+    probe = tf.keras.Model(model.inputs, [l.input for l in quant])
+    outs = probe(x, training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    return int(sum(np.sum(np.abs(o.numpy()) < tol) for o in outs))
+
+
+def assert_matches_keras(model, converted, options, seeds=(0, 1, 2)):
+    for seed in seeds:
+        x = np.random.default_rng(seed).normal(size=(1,) + tuple(model.input_shape[1:])).astype(np.float32)
+        ref = model(x, training=False).numpy()
+        ours = lce_predict(converted, x, **options).reshape(ref.shape)
+        scale = max(1.0, float(np.max(np.abs(ref))))
+        err = float(np.max(np.abs(ours - ref))) / scale
+        if err > 1e-4:
+            ties = near_ties(model, x)
+            assert ties > 0, "output differs from Keras by %g (relative) with no near-tie" % err
+            print("seed %d: %d near-ties at binarizations; difference %g allowed" % (seed, ties, err))
+
+
+@pytest.mark.parametrize("bitpacked", [False, True], ids=["float_activations", "bitpacked_activations"])
+@pytest.mark.parametrize("name", sorted(bnn_zoo.ZOO))
+def test_zoo(name, bitpacked):
+    model, binary_layers, options = zoo(name)
+    converted = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=bitpacked)
+    assert isinstance(converted, bytes) and converted[4:8] == b"TFL3"
+    report = {l.keras_layer: l for l in converted.report}
+    for layer in binary_layers:
+        assert report[layer].binarized, "%s: %s" % (layer, report[layer].reason)
+    text = lce_convert.tflite_to_mlir(converted)
+    assert text.count('"lq.Bconv2d"') == len(binary_layers)
+    assert '"tfl.sign"' not in text  # every binarization was absorbed
+    bitpacked_bconvs = [l for l in converted.report if l.binarized and l.details["output"] == "bitpacked"]
+    if not bitpacked:
+        assert not bitpacked_bconvs and "lq.BMaxPool2d" not in text
+    assert_matches_keras(model, converted, options)
+
+
+def test_bitpacked_activations_are_used():
+    model, _, options = zoo("maxpool_binary")
+    converted = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True)
+    outputs = [l.details["output"] for l in converted.report if l.binarized]
+    assert outputs == ["bitpacked", "bitpacked", "float"]
+    assert lce_convert.tflite_to_mlir(converted).count("lq.BMaxPool2d") == 2
+
+
+def test_report_reasons():
+    model, _, _ = zoo("quicknet_like")
+    report = {l.keras_layer: l for l in lce_convert.convert_keras_model(model).report}
+    assert report["stem"].reason == "input is not binarized"
+    assert report["transition_dw"].reason == "depthwise convolutions are not binarized"
+    assert not report["logits"].binarized
+    assert "qn_block0" in str(lce_convert.convert_keras_model(model).report)
+
+
+def lq_graph(model_bytes):
+    """(op name, filter words, thresholds) of the lq ops of a converted model's main function."""
+    from lce_convert import _tflite_io
+    desc = lce_convert.import_tflite(model_bytes)._handle.to_description()
+    blobs, out = desc["blobs"], []
+    ops = desc["functions"][0]["ops"]
+    producers = {r["id"]: o for o in ops for r in o["results"]}
+    for o in ops:
+        if not o["name"].startswith("lq."):
+            continue
+        consts = []
+        for v in o["operands"][1:]:
+            p = producers.get(v)
+            consts.append(None if p is None or "data" not in p else blobs[p["data"]])
+        out.append((o["name"], consts))
+    return out
+
+
+@pytest.mark.parametrize("build", ["maxpool_binary", "larq_bnn_convs"])
+def test_same_graph_as_lce(build):
+    import larq_compute_engine as lce
+    if build == "larq_bnn_convs":
+        model = models.larq_bnn()
+    else:
+        model = zoo(build)[0]
+    ours = lq_graph(lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True))
+    theirs = lq_graph(lce.convert_keras_model(model))
+    if build == "larq_bnn_convs":  # LCE leaves the dense layer float; compare the conv part
+        ours, theirs = ours[:6], theirs[:6]
+    assert [o[0] for o in ours] == [t[0] for t in theirs]
+    for (name, a), (_, b) in zip(ours, theirs):
+        if name == "lq.Bconv2d":
+            assert a[0] == b[0], "filters differ"
+            if a[3] is not None or b[3] is not None:
+                ta, tb = np.frombuffer(a[3], np.int32), np.frombuffer(b[3], np.int32)
+                # Channels whose sign never changes: LCE writes INT32_MIN ("always -1") or
+                # INT32_MAX ("never"), we write -1 or K; all others must be equal.
+                always, never = tb == np.iinfo(np.int32).min, tb == np.iinfo(np.int32).max
+                assert np.array_equal(ta[~always & ~never], tb[~always & ~never])
+                assert np.all(ta[always] == -1)
+                assert np.all(ta[never] > tb[~always & ~never].max(initial=-1))
+
+
+def test_no_binary_layers_gives_float_model_with_report():
+    import tensorflow as tf
+    tf.keras.utils.set_random_seed(0)
+    model = tf.keras.Sequential([tf.keras.Input((8, 8, 3)), tf.keras.layers.Conv2D(4, 3),
+                                 tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+    converted = lce_convert.convert_keras_model(model)
+    assert [l.binarized for l in converted.report] == [False, False]
+    assert all(l.reason == "input is not binarized" for l in converted.report)
+    x = np.random.default_rng(0).normal(size=(1, 8, 8, 3)).astype(np.float32)
+    from interpreters import run
+    (y,) = run(converted, [x])
+    np.testing.assert_allclose(y, model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(inference_input_type="float16"), "inference_input_type must be tf.float32 or tf.int8"),
+    (dict(inference_output_type=3), "inference_output_type must be"),
+    (dict(target="x86"), "target must be 'arm' or 'xcore'"),
+    (dict(experimental_default_int8_range=(1.0,)), "experimental_default_int8_range must be"),
+    (dict(experimental_default_int8_range=(2.0, -1.0)), "min < max"),
+    (dict(experimental_enable_bitpacked_activations="yes"), "must be a bool"),
+])
+def test_bad_options(kwargs, message):
+    model, _, _ = zoo("binary_mlp")
+    with pytest.raises(ValueError, match=message):
+        lce_convert.convert_keras_model(model, **kwargs)
+
+
+def test_not_a_model():
+    with pytest.raises(ValueError, match="expects a tf.keras Model"):
+        lce_convert.convert_keras_model(object())
+    with pytest.raises(lce_convert.InvalidModelError):
+        lce_convert.convert_tflite(b"not a model at all")
+    with pytest.raises(ValueError, match="existing directory"):
+        lce_convert.convert_saved_model("/nonexistent/saved/model")
+
+
+def test_int8_not_yet_supported():
+    import tensorflow as tf
+    model, _, _ = zoo("binary_mlp")
+    with pytest.raises(LceConvertError, match="not implemented yet"):
+        lce_convert.convert_keras_model(model, inference_input_type=tf.int8)
+
+
+def test_convert_saved_model_and_tflite(tmp_path):
+    import tensorflow as tf
+    model, binary_layers, options = zoo("binary_mlp")
+    tf.saved_model.save(model, str(tmp_path / "sm"))
+    from_sm = lce_convert.convert_saved_model(str(tmp_path / "sm"))
+    assert sum(l.binarized for l in from_sm.report) == len(binary_layers)
+    assert_matches_keras(model, from_sm, options, seeds=(0,))
+    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    from_tflite = lce_convert.convert_tflite(plain, experimental_enable_bitpacked_activations=True)
+    assert sum(l.binarized for l in from_tflite.report) == len(binary_layers)
+    assert_matches_keras(model, from_tflite, options, seeds=(0,))
