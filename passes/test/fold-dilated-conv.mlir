@@ -1,0 +1,33 @@
+// RUN: lce-opt %s -tfl-fold-dilated-conv -split-input-file | FileCheck %s
+
+// CHECK-LABEL: func.func @sandwich
+// CHECK: "tfl.conv_2d"(%arg0, {{.*}}dilation_h_factor = 2 : i32, dilation_w_factor = 2 : i32{{.*}}padding = "VALID"{{.*}} -> tensor<1x8x8x4xf32>
+// CHECK-NOT: SPACE_TO_BATCH_ND
+// CHECK-NOT: BATCH_TO_SPACE_ND
+func.func @sandwich(%x: tensor<1x12x12x4xf32>) -> tensor<1x8x8x4xf32> {
+  %block = "tfl.const"() {value = dense<2> : tensor<2xi32>} : () -> tensor<2xi32>
+  %zero = "tfl.const"() {value = dense<0> : tensor<2x2xi32>} : () -> tensor<2x2xi32>
+  %w = "tfl.const"() {value = dense<1.0> : tensor<4x3x3x4xf32>} : () -> tensor<4x3x3x4xf32>
+  %n = tfl.no_value : none
+  %0 = "tfl.builtin"(%x, %block, %zero) {name = "SPACE_TO_BATCH_ND"} : (tensor<1x12x12x4xf32>, tensor<2xi32>, tensor<2x2xi32>) -> tensor<4x6x6x4xf32>
+  %1 = "tfl.conv_2d"(%0, %w, %n) {padding = "VALID", stride_w = 1 : i32, stride_h = 1 : i32, fused_activation_function = "NONE", dilation_w_factor = 1 : i32, dilation_h_factor = 1 : i32} : (tensor<4x6x6x4xf32>, tensor<4x3x3x4xf32>, none) -> tensor<4x4x4x4xf32>
+  %2 = "tfl.builtin"(%1, %block, %zero) {name = "BATCH_TO_SPACE_ND"} : (tensor<4x4x4x4xf32>, tensor<2xi32>, tensor<2x2xi32>) -> tensor<1x8x8x4xf32>
+  return %2 : tensor<1x8x8x4xf32>
+}
+
+// -----
+
+// Non-zero crops change the result: left alone.
+// CHECK-LABEL: func.func @crops
+// CHECK: BATCH_TO_SPACE_ND
+func.func @crops(%x: tensor<1x12x12x4xf32>) -> tensor<1x7x7x4xf32> {
+  %block = "tfl.const"() {value = dense<2> : tensor<2xi32>} : () -> tensor<2xi32>
+  %zero = "tfl.const"() {value = dense<0> : tensor<2x2xi32>} : () -> tensor<2x2xi32>
+  %crop = "tfl.const"() {value = dense<[[0, 1], [0, 1]]> : tensor<2x2xi32>} : () -> tensor<2x2xi32>
+  %w = "tfl.const"() {value = dense<1.0> : tensor<4x3x3x4xf32>} : () -> tensor<4x3x3x4xf32>
+  %n = tfl.no_value : none
+  %0 = "tfl.builtin"(%x, %block, %zero) {name = "SPACE_TO_BATCH_ND"} : (tensor<1x12x12x4xf32>, tensor<2xi32>, tensor<2x2xi32>) -> tensor<4x6x6x4xf32>
+  %1 = "tfl.conv_2d"(%0, %w, %n) {padding = "VALID", stride_w = 1 : i32, stride_h = 1 : i32, fused_activation_function = "NONE", dilation_w_factor = 1 : i32, dilation_h_factor = 1 : i32} : (tensor<4x6x6x4xf32>, tensor<4x3x3x4xf32>, none) -> tensor<4x4x4x4xf32>
+  %2 = "tfl.builtin"(%1, %block, %crop) {name = "BATCH_TO_SPACE_ND"} : (tensor<4x4x4x4xf32>, tensor<2xi32>, tensor<2x2xi32>) -> tensor<1x7x7x4xf32>
+  return %2 : tensor<1x7x7x4xf32>
+}
