@@ -63,4 +63,18 @@ def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
 
+def StripOutputDequantize : Pass<"lq-strip-output-dequantize", "mlir::ModuleOp"> {
+  let summary = "Entry functions return the bitpacked input of an output lq.Dequantize";
+  let dependentDialects = ["lce::lq::LqDialect"];
+}
+
+def Int8InputOutput : Pass<"tfl-int8-io", "mlir::ModuleOp"> {
+  let summary = "Make the float32 inputs/outputs of an int8-quantized model int8";
+  let options = [
+    Option<"inputInt8", "input-int8", "bool", /*default=*/"false", "Make float32 inputs that are quantized to int8 int8">,
+    Option<"outputInt8", "output-int8", "bool", /*default=*/"false", "Make float32 outputs dequantized from int8 int8">
+  ];
+  let dependentDialects = ["lce::tfl::TflDialect"];
+}
+
 #endif // LCE_TRANSFORMS_PASSES_TD
