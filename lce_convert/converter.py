@@ -207,6 +207,21 @@ def _attach_keras_names(report, model):
             warnings.warn("larq layer %s was not binarized: %s" % (layer.name, entry.reason), stacklevel=3)
 
 
+def _tflite_from_keras(tf, model):
+    """TensorFlow's float TFLite conversion of a Keras model. The frozen-graph route is tried
+    first: it skips writing and re-reading a SavedModel, which is most of the time on large
+    models; the SavedModel route is the fallback."""
+    errors = []
+    for lower_to_saved_model in (False, True):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        converter.experimental_lower_to_saved_model = lower_to_saved_model
+        try:
+            return converter.convert()
+        except Exception as e:  # TF raises many exception types here
+            errors.append(e)
+    raise LceConvertError("TensorFlow's TFLite converter failed on the model: %s" % errors[-1]) from errors[-1]
+
+
 def convert_keras_model(model, *, inference_input_type="float32", inference_output_type="float32",
                         target="arm", experimental_default_int8_range=None,
                         experimental_enable_bitpacked_activations=False):
@@ -227,10 +242,7 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     if policy != "float32":
         raise ValueError("mixed-precision models (dtype policy %r) are not supported; convert a "
                          "float32 copy of the model" % policy)
-    try:
-        tflite = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    except Exception as e:
-        raise LceConvertError("TensorFlow's TFLite converter failed on the model: %s" % e) from e
+    tflite = _tflite_from_keras(tf, model)
     result = convert_tflite(tflite, inference_input_type=inference_input_type,
                             inference_output_type=inference_output_type, target=target,
                             experimental_default_int8_range=experimental_default_int8_range,

@@ -52,6 +52,7 @@ def quicknet_like(seed=0):
     for i in range(2):
         y = _qconv(lq, 32, 3, "qn_block%d" % i)(x)
         names.append("qn_block%d" % i)
+        y = L.Activation("relu")(y)  # QuickNet: relu before the BN, on a zero-padded conv
         y = L.BatchNormalization()(y)
         x = L.Add()([x, y])
     x = L.MaxPool2D(2)(x)
@@ -137,15 +138,6 @@ def binary_mlp(seed=4):
     """A binary MLP on flattened 8x8 inputs (like scikit-learn's digits)."""
     tf, L, lq = _lib()
     tf.keras.utils.set_random_seed(seed)
-    model = tf.keras.Sequential([
-        tf.keras.Input((8, 8, 1)),
-        L.Flatten(),
-        _qdense(lq, 96, "mlp0", input_quantizer=None),
-        L.BatchNormalization(),
-        _qdense(lq, 70, "mlp1"),
-        L.BatchNormalization(),
-        _qdense(lq, 10, "mlp2"),
-    ]) if False else None
     x = inp = tf.keras.Input((8, 8, 1))
     x = L.Flatten()(x)
     x = L.Dense(96, name="float_in")(x)

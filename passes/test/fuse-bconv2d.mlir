@@ -1,4 +1,5 @@
 // RUN: lce-opt %s -lq-fuse-bconv2d -split-input-file | FileCheck %s
+// RUN: lce-opt %s -lq-fuse-bconv2d=allow-zero-padding=true -split-input-file | FileCheck %s --check-prefix=ZERO
 
 // Weights +-alpha_o per output channel (a folded BatchNorm): alpha becomes the multiplier,
 // the signs the filter, the bias stays.
@@ -79,12 +80,19 @@ func.func @odd_padding(%x: tensor<1x8x8x32xf32>) -> tensor<1x8x8x4xf32> {
 
 // -----
 
-// Zero padding (SAME conv), a RELU that is exact inside the Bconv2d (alpha 1, no bias), and a
-// RELU that is not (bias): it becomes a separate op.
+// Zero padding (SAME conv) with a RELU that would be exact inside the Bconv2d (alpha 1, no
+// bias): LCE 0.16's runtime cannot correct zero padding under an activation, so by default it
+// stays a separate op, fused only with allow-zero-padding. A RELU after a bias is never exact
+// inside: always a separate op.
 // CHECK-LABEL: func.func @activations
-// CHECK: "lq.Bconv2d"{{.*}}fused_activation_function = "RELU"{{.*}}pad_values = 0 : i32, padding = "SAME"
+// CHECK: %[[A:.*]] = "lq.Bconv2d"{{.*}}fused_activation_function = "NONE"{{.*}}pad_values = 0 : i32, padding = "SAME"
+// CHECK: "tfl.relu"(%[[A]])
 // CHECK: %[[B:.*]] = "lq.Bconv2d"{{.*}}fused_activation_function = "NONE"
 // CHECK: "tfl.relu"(%[[B]])
+// ZERO-LABEL: func.func @activations
+// ZERO: "lq.Bconv2d"{{.*}}fused_activation_function = "RELU"{{.*}}pad_values = 0 : i32, padding = "SAME"
+// ZERO: %[[B:.*]] = "lq.Bconv2d"{{.*}}fused_activation_function = "NONE"
+// ZERO: "tfl.relu"(%[[B]])
 func.func @activations(%x: tensor<1x4x4x32xf32>) -> (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) {
   %q = lq.Quantize %x : tensor<1x4x4x32xf32> -> tensor<1x4x4x1xi32>
   %d = lq.Dequantize %q : tensor<1x4x4x1xi32> -> tensor<1x4x4x32xf32>

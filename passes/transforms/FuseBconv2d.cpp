@@ -79,12 +79,14 @@ LogicalResult analyzeWeights(Value filter, Value bias, Plan &p, std::string &rea
   return success();
 }
 
-// Decides how the fused activation of the float op carries over.
-LogicalResult planActivation(StringRef act, Plan &p, std::string &reason) {
+// Decides how the fused activation of the float op carries over. LCE 0.16's runtime corrects
+// zero padding only without a fused activation, so unless allowed, zero-padded convs keep
+// their activation as a separate op.
+LogicalResult planActivation(StringRef act, Plan &p, bool allowZeroPadding, std::string &reason) {
   if (act == "NONE") return success();
   if (act != "RELU" && act != "RELU6" && act != "RELU_N1_TO_1")
     return reason = ("fused activation " + act + " cannot be binarized").str(), failure();
-  bool identityAffine = true;
+  bool identityAffine = allowZeroPadding || p.padding != "SAME" || p.padValues != 0;
   for (size_t o = 0; o < p.mult.size(); ++o)
     identityAffine &= p.mult[o] == 1.0f && p.bias[o] == 0.0f;
   (identityAffine ? p.fusedActivation : p.separateActivation) = act.str();
@@ -136,7 +138,7 @@ LogicalResult analyzeConvInput(tfl::Conv2dOp conv, Plan &p, std::string &reason)
   return success();
 }
 
-FailureOr<Plan> analyzeConv(tfl::Conv2dOp conv, std::string &reason) {
+FailureOr<Plan> analyzeConv(tfl::Conv2dOp conv, bool allowZeroPadding, std::string &reason) {
   Plan p;
   auto ft = dyn_cast<RankedTensorType>(conv.getFilter().getType());
   auto outType = dyn_cast<RankedTensorType>(conv.getType());
@@ -161,7 +163,7 @@ FailureOr<Plan> analyzeConv(tfl::Conv2dOp conv, std::string &reason) {
   p.dilationH = conv.getDilationHFactor();
   p.dilationW = conv.getDilationWFactor();
   if (failed(analyzeWeights(conv.getFilter(), conv.getBias(), p, reason)) ||
-      failed(planActivation(conv.getFusedActivationFunction(), p, reason)))
+      failed(planActivation(conv.getFusedActivationFunction(), p, allowZeroPadding, reason)))
     return failure();
   return p;
 }
@@ -183,7 +185,7 @@ FailureOr<Plan> analyzeDense(tfl::FullyConnectedOp fc, std::string &reason) {
   p.channelsIn = inType.getDimSize(1);
   p.filterShape = {ft.getDimSize(0), 1, 1, ft.getDimSize(1)};
   if (failed(analyzeWeights(fc.getFilter(), fc.getBias(), p, reason)) ||
-      failed(planActivation(fc.getFusedActivationFunction(), p, reason)))
+      failed(planActivation(fc.getFusedActivationFunction(), p, /*allowZeroPadding=*/true, reason)))
     return failure();
   return p;
 }
@@ -230,10 +232,12 @@ Value reshape(PatternRewriter &rewriter, Location loc, Value v, RankedTensorType
 }
 
 struct ConvToBconv : OpRewritePattern<tfl::Conv2dOp> {
-  using OpRewritePattern::OpRewritePattern;
+  ConvToBconv(MLIRContext *ctx, bool allowZeroPadding)
+      : OpRewritePattern(ctx), allowZeroPadding(allowZeroPadding) {}
+  bool allowZeroPadding;
   LogicalResult matchAndRewrite(tfl::Conv2dOp conv, PatternRewriter &rewriter) const override {
     std::string reason;
-    auto plan = analyzeConv(conv, reason);
+    auto plan = analyzeConv(conv, allowZeroPadding, reason);
     if (failed(plan)) return rewriter.notifyMatchFailure(conv, reason);
     rewriter.replaceOp(conv, buildBconv(rewriter, conv.getLoc(), *plan, cast<RankedTensorType>(conv.getType()), "conv2d"));
     return success();
@@ -259,9 +263,11 @@ struct DenseToBconv : OpRewritePattern<tfl::FullyConnectedOp> {
 };
 
 struct FuseBconv2dPass : impl::FuseBconv2dBase<FuseBconv2dPass> {
+  using FuseBconv2dBase::FuseBconv2dBase;
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<ConvToBconv, DenseToBconv>(&getContext());
+    patterns.add<ConvToBconv>(&getContext(), allowZeroPadding);
+    patterns.add<DenseToBconv>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) return signalPassFailure();
     // Record why the remaining convs and dense layers stay float.
     auto mark = [](Operation *op, const std::string &reason) {
@@ -270,7 +276,7 @@ struct FuseBconv2dPass : impl::FuseBconv2dBase<FuseBconv2dPass> {
     getOperation().walk([&](Operation *op) {
       std::string reason;
       if (auto conv = dyn_cast<tfl::Conv2dOp>(op)) {
-        if (failed(analyzeConv(conv, reason))) mark(op, reason);
+        if (failed(analyzeConv(conv, allowZeroPadding, reason))) mark(op, reason);
       } else if (auto fc = dyn_cast<tfl::FullyConnectedOp>(op)) {
         if (failed(analyzeDense(fc, reason))) mark(op, reason);
       } else if (isa<tfl::DepthwiseConv2dOp>(op)) {

@@ -6,7 +6,9 @@
 // the unfused graph to float32 rounding (semantics.md). An activation after the Bconv2d moves
 // into its clamp only where that is exact: RELU needs m > 0 and b = 0
 // (max(conv*m, 0) = max(conv, 0)*m); RELU6 and RELU_N1_TO_1 need m = 1 and b = 0.
-// Ops with a fused activation of their own, or a Bconv2d with other users, are left alone.
+// Ops with a fused activation of their own, or a Bconv2d with other users, are left alone; so
+// are activations after zero-padded Bconv2d unless allow-zero-padding is set (LCE 0.16's runtime
+// corrects zero padding only without a fused activation).
 #include <cmath>
 
 #include "transforms/Common.h"
@@ -109,10 +111,12 @@ struct FoldBinary : OpRewritePattern<OpTy> {
 
 template <typename OpTy>
 struct FoldActivation : OpRewritePattern<OpTy> {
-  FoldActivation(MLIRContext *ctx, StringRef name) : OpRewritePattern<OpTy>(ctx), name(name.str()) {}
+  FoldActivation(MLIRContext *ctx, StringRef name, bool allowZeroPadding)
+      : OpRewritePattern<OpTy>(ctx), name(name.str()), allowZeroPadding(allowZeroPadding) {}
   LogicalResult matchAndRewrite(OpTy op, PatternRewriter &rewriter) const override {
     auto b = floatBconv(op.getX());
     if (!b || b->op.getFusedActivationFunction() != "NONE") return failure();
+    if (!allowZeroPadding && b->op.getPadding() == "SAME" && b->op.getPadValues() == 0) return failure();
     for (size_t o = 0; o < b->mult.size(); ++o) {
       const bool ok = b->bias[o] == 0.0f &&
                       (name == "RELU" ? b->mult[o] > 0.0f : b->mult[o] == 1.0f);
@@ -122,17 +126,19 @@ struct FoldActivation : OpRewritePattern<OpTy> {
     return success();
   }
   std::string name;
+  bool allowZeroPadding;
 };
 
 struct FuseBconvAffinePass : impl::FuseBconvAffineBase<FuseBconvAffinePass> {
+  using FuseBconvAffineBase::FuseBconvAffineBase;
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
     patterns.add<FoldBinary<tfl::MulOp>, FoldBinary<tfl::DivOp>, FoldBinary<tfl::AddOp>,
                  FoldBinary<tfl::SubOp>>(ctx);
-    patterns.add<FoldActivation<tfl::ReluOp>>(ctx, "RELU");
-    patterns.add<FoldActivation<tfl::Relu6Op>>(ctx, "RELU6");
-    patterns.add<FoldActivation<tfl::ReluN1To1Op>>(ctx, "RELU_N1_TO_1");
+    patterns.add<FoldActivation<tfl::ReluOp>>(ctx, "RELU", allowZeroPadding);
+    patterns.add<FoldActivation<tfl::Relu6Op>>(ctx, "RELU6", allowZeroPadding);
+    patterns.add<FoldActivation<tfl::ReluN1To1Op>>(ctx, "RELU_N1_TO_1", allowZeroPadding);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) signalPassFailure();
   }
 };

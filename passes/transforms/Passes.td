@@ -31,6 +31,10 @@ def FuseBconv2d : Pass<"lq-fuse-bconv2d", "mlir::func::FuncOp"> {
     the per-channel BatchNorm scale folded into the weights exactly, and marks every conv/dense
     that stays float with an `lq.not_binarized` reason.
   }];
+  let options = [
+    Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
+           "Also fuse activations into zero-padded convs (our runtime applies the correction before the clamp; LCE 0.16's cannot)">
+  ];
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
 
@@ -60,6 +64,10 @@ def FoldDilatedConv : Pass<"tfl-fold-dilated-conv", "mlir::func::FuncOp"> {
 
 def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
   let summary = "Fold MUL/ADD/SUB/DIV by constants and exact ReLUs into float-output lq.Bconv2d";
+  let options = [
+    Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
+           "Also fuse activations into zero-padded convs (our runtime applies the correction before the clamp; LCE 0.16's cannot)">
+  ];
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
 
