@@ -181,3 +181,34 @@ def test_convert_saved_model_and_tflite(tmp_path):
     from_tflite = lce_convert.convert_tflite(plain, experimental_enable_bitpacked_activations=True)
     assert sum(l.binarized for l in from_tflite.report) == len(binary_layers)
     assert_matches_keras(model, from_tflite, options, seeds=(0,))
+
+
+def test_where_form_input_quantizer():
+    """A hand-written sign (tf.where) as larq input quantizer is binarized like ste_sign."""
+    import tensorflow as tf
+    import larq as lq
+    tf.keras.utils.set_random_seed(3)
+    where_sign = lambda t: tf.where(t < 0, -tf.ones_like(t), tf.ones_like(t))
+    x = inp = tf.keras.Input((8, 8, 32))
+    x = lq.layers.QuantConv2D(48, 3, padding="same", pad_values=1.0, input_quantizer=where_sign,
+                              kernel_quantizer="ste_sign", use_bias=False, name="where_conv")(x)
+    x = tf.keras.layers.BatchNormalization()(x)
+    model = bnn_zoo._finish(tf.keras.Model(inp, x), 3)
+    converted = lce_convert.convert_keras_model(model)
+    assert {l.keras_layer: l.binarized for l in converted.report} == {"where_conv": True}
+    assert_matches_keras(model, converted, {})
+
+
+def test_quicknet_end_to_end():
+    """QuickNet's full topology (13 M parameters) at 64x64: every binary layer binarized, and
+    the converted model agrees with Keras (deep random-weight nets may flip near-ties, which
+    are counted and allowed; semantics.md)."""
+    import sys, os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    from quicknet import quicknet
+    model = quicknet(64)
+    converted = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True)
+    binary = [l for l in model.layers if type(l).__name__ == "QuantConv2D"]
+    report = {l.keras_layer: l for l in converted.report}
+    assert len(binary) == 16 and all(report[l.name].binarized for l in binary)
+    assert_matches_keras(model, converted, {}, seeds=(0,))

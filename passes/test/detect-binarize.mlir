@@ -57,3 +57,40 @@ func.func @not_matched(%x: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>, tens
   %2 = "tfl.sign"(%c) : (tensor<2xf32>) -> tensor<2xf32>
   return %0, %1, %2 : tensor<2xf32>, tensor<2xf32>, tensor<2xf32>
 }
+
+// -----
+
+// Hand-written signs: SELECT_V2(LESS(x, 0), -1, +1) with broadcast branches, and
+// SELECT_V2(GREATER_EQUAL(x, 0), +1, -1) with scalar branches.
+// CHECK-LABEL: func.func @select_forms
+// CHECK: %[[Q0:.*]] = lq.Quantize %arg0
+// CHECK: lq.Dequantize %[[Q0]]
+// CHECK: %[[Q1:.*]] = lq.Quantize %arg0
+// CHECK: lq.Dequantize %[[Q1]]
+func.func @select_forms(%x: tensor<?x4x32xf32>) -> (tensor<?x4x32xf32>, tensor<?x4x32xf32>) {
+  %zero = "tfl.const"() {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %one = "tfl.const"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %minus = "tfl.const"() {value = dense<-1.0> : tensor<f32>} : () -> tensor<f32>
+  %shape = "tfl.builtin"(%x) {name = "SHAPE"} : (tensor<?x4x32xf32>) -> tensor<3xi64>
+  %bone = "tfl.builtin"(%one, %shape) {name = "BROADCAST_TO"} : (tensor<f32>, tensor<3xi64>) -> tensor<?x4x32xf32>
+  %bminus = "tfl.builtin"(%minus, %shape) {name = "BROADCAST_TO"} : (tensor<f32>, tensor<3xi64>) -> tensor<?x4x32xf32>
+  %lt = "tfl.builtin"(%x, %zero) {name = "LESS"} : (tensor<?x4x32xf32>, tensor<f32>) -> tensor<?x4x32xi1>
+  %a = "tfl.builtin"(%lt, %bminus, %bone) {name = "SELECT_V2"} : (tensor<?x4x32xi1>, tensor<?x4x32xf32>, tensor<?x4x32xf32>) -> tensor<?x4x32xf32>
+  %ge = "tfl.builtin"(%x, %zero) {name = "GREATER_EQUAL"} : (tensor<?x4x32xf32>, tensor<f32>) -> tensor<?x4x32xi1>
+  %b = "tfl.builtin"(%ge, %one, %minus) {name = "SELECT_V2"} : (tensor<?x4x32xi1>, tensor<f32>, tensor<f32>) -> tensor<?x4x32xf32>
+  return %a, %b : tensor<?x4x32xf32>, tensor<?x4x32xf32>
+}
+
+// -----
+
+// GREATER(x, 0) maps 0 to -1: not our binarization.
+// CHECK-LABEL: func.func @greater
+// CHECK-NOT: lq.Quantize
+func.func @greater(%x: tensor<4x32xf32>) -> tensor<4x32xf32> {
+  %zero = "tfl.const"() {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+  %one = "tfl.const"() {value = dense<1.0> : tensor<f32>} : () -> tensor<f32>
+  %minus = "tfl.const"() {value = dense<-1.0> : tensor<f32>} : () -> tensor<f32>
+  %gt = "tfl.builtin"(%x, %zero) {name = "GREATER"} : (tensor<4x32xf32>, tensor<f32>) -> tensor<4x32xi1>
+  %b = "tfl.builtin"(%gt, %one, %minus) {name = "SELECT_V2"} : (tensor<4x32xi1>, tensor<f32>, tensor<f32>) -> tensor<4x32xf32>
+  return %b : tensor<4x32xf32>
+}

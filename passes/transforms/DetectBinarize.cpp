@@ -5,6 +5,10 @@
 // SIGN(ADD(SIGN(x), c)) with 0 < c < 1: sign(x) is -1, 0 or +1, adding c gives -1+c < 0, c > 0
 // or 1+c > 0, so the result is -1 exactly when x < 0 and +1 otherwise (x = 0 gives +1), which
 // is the bit rule of semantics.md. Any c outside (0, 1) changes the mapping and is not matched.
+// Hand-written signs reach TFLite as SELECT(_V2)(LESS(x, 0), -1, +1) or
+// SELECT(_V2)(GREATER_EQUAL(x, 0), +1, -1) (branch constants possibly BROADCAST_TO the shape of
+// x); both are matched too. (For NaN inputs the GREATER_EQUAL form gives -1 where our rule gives
+// +1; NaN activations carry no meaning in either.)
 // The Quantize/Dequantize pair is what the conv fusion patterns look for; the pair cancels away
 // wherever nothing float needs the +-1 values.
 #include "transforms/Common.h"
@@ -62,10 +66,48 @@ struct SignAddSign : OpRewritePattern<tfl::SignOp> {
   }
 };
 
+// The value of a splat float constant, looking through BROADCAST_TO.
+std::optional<float> splatValue(Value v) {
+  if (auto b = v.getDefiningOp<tfl::BuiltinOp>(); b && b.getName() == "BROADCAST_TO" && b->getNumOperands() == 2)
+    v = b->getOperand(0);
+  auto values = getConstF32(v);
+  if (!values || values->empty()) return std::nullopt;
+  for (float x : *values)
+    if (x != values->front()) return std::nullopt;
+  return values->front();
+}
+
+struct SelectSign : OpRewritePattern<tfl::BuiltinOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tfl::BuiltinOp select, PatternRewriter &rewriter) const override {
+    if ((select.getName() != "SELECT_V2" && select.getName() != "SELECT") || select->getNumOperands() != 3 ||
+        select->getNumResults() != 1)
+      return failure();
+    auto compare = select->getOperand(0).getDefiningOp<tfl::BuiltinOp>();
+    if (!compare || compare->getNumOperands() != 2) return failure();
+    std::optional<float> zero = splatValue(compare->getOperand(1));
+    if (!zero || *zero != 0.0f) return failure();
+    float whenTrue;
+    if (compare.getName() == "LESS") whenTrue = -1.0f;               // x < 0 ? -1 : +1
+    else if (compare.getName() == "GREATER_EQUAL") whenTrue = 1.0f;  // x >= 0 ? +1 : -1
+    else return failure();
+    auto a = splatValue(select->getOperand(1)), b = splatValue(select->getOperand(2));
+    if (!a || !b || *a != whenTrue || *b != -whenTrue) return failure();
+    Value x = compare->getOperand(0);
+    auto xType = dyn_cast<RankedTensorType>(x.getType());
+    if (!xType || xType != select->getResult(0).getType() || !xType.getElementType().isF32() ||
+        xType.getRank() == 0 || ShapedType::isDynamic(xType.getShape().back()))
+      return rewriter.notifyMatchFailure(select, "needs a float32 tensor with static channels");
+    auto q = lq::QuantizeOp::create(rewriter, select.getLoc(), packedType(xType), x);
+    rewriter.replaceOpWithNewOp<lq::DequantizeOp>(select, xType, q);
+    return success();
+  }
+};
+
 struct DetectBinarizePass : impl::DetectBinarizeBase<DetectBinarizePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<SignAddSign>(&getContext());
+    patterns.add<SignAddSign, SelectSign>(&getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns)))) signalPassFailure();
   }
 };
