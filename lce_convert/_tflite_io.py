@@ -137,8 +137,9 @@ def _unplain(value):
 # --- reading ------------------------------------------------------------------------------------
 
 class _Reader:
-    def __init__(self, data):
+    def __init__(self, data, lift_lce_ops=True):
         self.data = data
+        self.lift_lce_ops = lift_lce_ops
         s = schema()
         self.s = s
         self.budget = _Budget(len(data))
@@ -569,7 +570,7 @@ class _Reader:
         return {"name": t.mlir_name, "attrs": attrs}
 
     def _lift_lce(self, custom, options, op, version, n_out, extra):
-        spec = ops_table.LCE_OPS.get(custom.decode("utf-8", "replace"))
+        spec = ops_table.LCE_OPS.get(custom.decode("utf-8", "replace")) if self.lift_lce_ops else None
         if spec is None or n_out != 1 or extra or op.customOptionsFormat or version != 1:
             return None
         mlir_name, keys, n_in = spec
@@ -608,10 +609,7 @@ def read(data, lift_lce_ops=True):
         data = bytes(data)
     if not isinstance(data, bytes):
         raise InvalidModelError("expected the model as bytes, got %s" % type(data).__name__)
-    reader = _Reader(data)
-    if not lift_lce_ops:
-        reader._lift_lce = lambda *a, **k: None
-    return reader.read()
+    return _Reader(data, lift_lce_ops).read()
 
 
 # --- writing ------------------------------------------------------------------------------------

@@ -226,9 +226,12 @@ py::object fromAttribute(Attribute a) {
     std::vector<py::ssize_t> shape(type.getShape().begin(), type.getShape().end());
     std::string bytes = denseBytes(dense);
     py::array out(numpyDtype(type.getElementType()), shape);
-    if (static_cast<size_t>(out.nbytes()) != bytes.size())
-      raiseValue("cannot export dense attribute of element type " +
-                 std::string(llvm::StringRef(std::to_string(bytes.size()))));
+    if (static_cast<size_t>(out.nbytes()) != bytes.size()) {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      os << type;
+      raiseValue("cannot export a dense attribute of type " + text);
+    }
     std::memcpy(out.mutable_data(), bytes.data(), bytes.size());
     return out;
   }
