@@ -63,3 +63,17 @@ func.func @other_user(%x: tensor<1x5x5x1xi32>) -> (tensor<1x4x4x1xi32>, tensor<1
   %1 = lq.Quantize %0 : tensor<1x4x4x2xf32> -> tensor<1x4x4x1xi32>
   return %1, %0 : tensor<1x4x4x1xi32>, tensor<1x4x4x2xf32>
 }
+
+// -----
+
+// Zero padding with 3 channels per group: accum_eff can be a half-integer, so even with
+// allow-zero-padding the output stays float.
+// ZERO-LABEL: func.func @zero_padding_odd_channels
+// ZERO: lq.Quantize
+func.func @zero_padding_odd_channels(%x: tensor<1x4x4x1xi32>) -> tensor<1x4x4x1xi32> {
+  %w = "tfl.const"() {value = dense<1.0> : tensor<2x3x3x3xf32>} : () -> tensor<2x3x3x3xf32>
+  %n = tfl.no_value : none
+  %0 = "lq.Bconv2d"(%x, %w, %n, %n, %n) {channels_in = 3 : i32, padding = "SAME", pad_values = 0 : i32} : (tensor<1x4x4x1xi32>, tensor<2x3x3x3xf32>, none, none, none) -> tensor<1x4x4x2xf32>
+  %1 = lq.Quantize %0 : tensor<1x4x4x2xf32> -> tensor<1x4x4x1xi32>
+  return %1 : tensor<1x4x4x1xi32>
+}

@@ -10,7 +10,8 @@
 //    accum in [0, K], each step an exact sign test, finds the threshold t with
 //    bit = accum > t; t = -1 means "always -1", t = K "never".
 // Zero-padded SAME convs are left alone unless allow-zero-padding is set (LCE 0.16's runtime
-// only corrects zero padding for float output).
+// only corrects zero padding for float output), and also then if their channel count per group
+// is odd (see below).
 #include <cmath>
 
 #include "transforms/Common.h"
@@ -43,12 +44,18 @@ struct FuseQuantize : OpRewritePattern<lq::QuantizeOp> {
     auto bconv = quantize.getX().getDefiningOp<lq::Bconv2dOp>();
     if (!bconv || !bconv->hasOneUse() || !cast<ShapedType>(bconv.getType()).getElementType().isF32())
       return rewriter.notifyMatchFailure(quantize, "not Quantize of a float Bconv2d used once");
-    if (bconv.getPadding() == "SAME" && bconv.getPadValues() == 0 && !allowZeroPadding)
-      return rewriter.notifyMatchFailure(quantize, "zero padding needs float output");
     auto signs = getConstF32(bconv.getFilter());
     auto ft = cast<ShapedType>(bconv.getFilter().getType());
     if (!signs || !ft.hasStaticShape())
       return rewriter.notifyMatchFailure(quantize, "filter is not an unpacked float constant");
+    if (bconv.getPadding() == "SAME" && bconv.getPadValues() == 0) {
+      if (!allowZeroPadding) return rewriter.notifyMatchFailure(quantize, "zero padding needs float output");
+      // With zero padding, accum_eff = (K - conv) / 2 is a half-integer where an odd number of
+      // taps with an odd channel count per group fall outside; integer thresholds cannot
+      // separate those values, so such convs keep float output.
+      if (ft.getDimSize(3) % 2 != 0)
+        return rewriter.notifyMatchFailure(quantize, "zero padding with an odd channel count per group");
+    }
     const int64_t outChannels = ft.getDimSize(0);
     std::vector<float> mult(outChannels, 1.0f), bias(outChannels, 0.0f);
     if (!isNoValue(bconv.getPostActivationMultiplier())) {
