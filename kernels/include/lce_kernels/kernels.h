@@ -1,0 +1,80 @@
+// lce_kernels: the binary operators of shared/docs/semantics.md on plain arrays. No TFLite here;
+// the delegate (later) and the tests call these directly.
+//
+// Layouts: activations NHWC, bitpacked along C into int32 words (channel c is bit c % 32 of word
+// c / 32, 1 means -1, tail bits 0); filters OHWI bitpacked per group along I.
+#ifndef LCE_KERNELS_KERNELS_H
+#define LCE_KERNELS_KERNELS_H
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lce_kernels {
+
+// ---- ISA selection -----------------------------------------------------------------------
+// Paths: "portable", "avx2", "avx512" (AVX-512 F/BW/VPOPCNTDQ). Chosen once from CPUID; the
+// environment variable LCE_KERNELS_ISA forces one (tests cover every path on one machine).
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+std::vector<Isa> supportedIsas();
+Isa activeIsa();
+void setIsa(Isa isa);  // must be supported
+const char *isaName(Isa isa);
+
+// ---- Bitpacking --------------------------------------------------------------------------
+inline int64_t packedWords(int64_t channels) { return (channels + 31) / 32; }
+// `rows` rows of `channels` values each -> rows * packedWords(channels) words. bit = x < 0
+// (so -0.0 and NaN give +1), int8: bit = q < zeroPoint.
+void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out);
+void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out);
+
+// Unpacking (LceDequantize): bit 0 -> +1, bit 1 -> -1; int8: zp +- round(1/scale), saturated.
+void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out);
+void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
+                    int8_t *out);
+
+// ---- Bconv2d -----------------------------------------------------------------------------
+enum class OutputType { kFloat, kInt8, kBitpacked };
+
+struct Bconv2dShape {
+  int64_t batch = 1, inHeight = 0, inWidth = 0, channelsIn = 0;  // true channel count
+  int64_t channelsOut = 0, filterHeight = 1, filterWidth = 1;
+  int64_t strideHeight = 1, strideWidth = 1, dilationHeight = 1, dilationWidth = 1;
+  int64_t groups = 1;
+  bool samePadding = false;  // SAME, else VALID
+  int padValues = 0;         // SAME only: 1 pads with +1 (zero bits), 0 with zeros (TF default)
+  // Derived by `finalize`:
+  int64_t outHeight = 0, outWidth = 0, padTop = 0, padLeft = 0;
+  int64_t channelsPerGroup = 0, wordsPerGroup = 0, wordsIn = 0, K = 0;
+  // Validates and derives; returns an error message or "".
+  std::string finalize();
+};
+
+struct Bconv2dOutput {
+  OutputType type = OutputType::kFloat;
+  int64_t clampLow = INT32_MIN, clampHigh = INT32_MAX;  // on the conv value; intersected with [-K, K]
+  const float *multiplier = nullptr;   // [channelsOut], float/int8 output
+  const float *bias = nullptr;         // [channelsOut], float/int8 output
+  const int32_t *threshold = nullptr;  // [channelsOut], bitpacked output
+  float scale = 1.0f;                  // int8 output
+  int32_t zeroPoint = 0;               // int8 output
+};
+
+// Reference implementation: direct loops, exactly semantics.md. `out` is float[N,OH,OW,O],
+// int8[N,OH,OW,O] or int32[N,OH,OW,ceil(O/32)].
+void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
+                      const Bconv2dOutput &output, void *out);
+
+// ---- BMaxPool2d --------------------------------------------------------------------------
+struct PoolShape {
+  int64_t batch = 1, inHeight = 0, inWidth = 0, words = 0;
+  int64_t filterHeight = 1, filterWidth = 1, strideHeight = 1, strideWidth = 1;
+  bool samePadding = false;
+  int64_t outHeight = 0, outWidth = 0, padTop = 0, padLeft = 0;
+  std::string finalize();
+};
+void bmaxpool2d(const PoolShape &shape, const int32_t *input, int32_t *out);
+
+}  // namespace lce_kernels
+
+#endif  // LCE_KERNELS_KERNELS_H

@@ -1,0 +1,92 @@
+// Bconv2d reference: direct loops over output pixels, channels, taps and packed words,
+// computing exactly the conv value of semantics.md,
+//   conv = sum over in-bounds taps of (C_g - 2*popcount(x ^ w))
+//        + [one padding] sum over out-of-bounds taps of (C_g - 2*popcount(w)),
+// (zero padding: out-of-bounds taps contribute 0), then the output transform:
+//   float: clamp(conv, lo, hi) * m + b (float32, no FMA contraction);
+//   int8: round(that / scale) + zero point, saturated;
+//   bitpacked: bit = (K - conv) > 2 * threshold, i.e. accum_eff = (K - conv)/2 > threshold.
+// Slow on purpose: it is the oracle for the optimized kernels and documents the math.
+#include <algorithm>
+#include <cmath>
+
+#include "lce_kernels/kernels.h"
+
+namespace lce_kernels {
+
+std::string Bconv2dShape::finalize() {
+  if (batch < 1 || inHeight < 1 || inWidth < 1 || channelsIn < 1 || channelsOut < 1 || filterHeight < 1 ||
+      filterWidth < 1 || strideHeight < 1 || strideWidth < 1 || dilationHeight < 1 || dilationWidth < 1 ||
+      groups < 1)
+    return "shapes, strides, dilations and groups must be positive";
+  if (channelsIn % groups || channelsOut % groups) return "channels must be divisible by groups";
+  channelsPerGroup = channelsIn / groups;
+  if (groups > 1 && channelsPerGroup % 32) return "grouped channels must be a multiple of 32";
+  wordsPerGroup = packedWords(channelsPerGroup);
+  wordsIn = packedWords(channelsIn);
+  K = filterHeight * filterWidth * channelsPerGroup;
+  const int64_t effH = (filterHeight - 1) * dilationHeight + 1, effW = (filterWidth - 1) * dilationWidth + 1;
+  if (samePadding) {
+    outHeight = (inHeight + strideHeight - 1) / strideHeight;
+    outWidth = (inWidth + strideWidth - 1) / strideWidth;
+    padTop = std::max<int64_t>((outHeight - 1) * strideHeight + effH - inHeight, 0) / 2;
+    padLeft = std::max<int64_t>((outWidth - 1) * strideWidth + effW - inWidth, 0) / 2;
+  } else {
+    if (effH > inHeight || effW > inWidth) return "VALID filter larger than the input";
+    outHeight = (inHeight - effH) / strideHeight + 1;
+    outWidth = (inWidth - effW) / strideWidth + 1;
+    padTop = padLeft = 0;
+  }
+  if (padValues != 0 && padValues != 1) return "pad_values must be 0 or 1";
+  return "";
+}
+
+void bconv2dReference(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
+                      const Bconv2dOutput &o, void *out) {
+  const int64_t outPerGroup = s.channelsOut / s.groups;
+  const int64_t lo = std::max<int64_t>(o.clampLow, -s.K), hi = std::min<int64_t>(o.clampHigh, s.K);
+  const int64_t outWords = packedWords(s.channelsOut);
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t oy = 0; oy < s.outHeight; ++oy)
+      for (int64_t ox = 0; ox < s.outWidth; ++ox) {
+        const int64_t pixel = (n * s.outHeight + oy) * s.outWidth + ox;
+        if (o.type == OutputType::kBitpacked)
+          std::fill_n(static_cast<int32_t *>(out) + pixel * outWords, outWords, 0);
+        for (int64_t c = 0; c < s.channelsOut; ++c) {
+          const int64_t g = c / outPerGroup;
+          int64_t conv = 0;
+          for (int64_t ky = 0; ky < s.filterHeight; ++ky)
+            for (int64_t kx = 0; kx < s.filterWidth; ++kx) {
+              const int32_t *w = filter + ((c * s.filterHeight + ky) * s.filterWidth + kx) * s.wordsPerGroup;
+              const int64_t iy = oy * s.strideHeight - s.padTop + ky * s.dilationHeight;
+              const int64_t ix = ox * s.strideWidth - s.padLeft + kx * s.dilationWidth;
+              const bool inside = iy >= 0 && iy < s.inHeight && ix >= 0 && ix < s.inWidth;
+              if (!inside && s.padValues == 0) continue;  // zero padding: the tap contributes 0
+              const int32_t *x = inside ? input + ((n * s.inHeight + iy) * s.inWidth + ix) * s.wordsIn +
+                                              g * s.wordsPerGroup
+                                        : nullptr;  // one padding: +1 inputs are zero bits
+              int64_t pop = 0;
+              for (int64_t k = 0; k < s.wordsPerGroup; ++k)
+                pop += __builtin_popcount(static_cast<uint32_t>((x ? x[k] : 0) ^ w[k]));
+              conv += s.channelsPerGroup - 2 * pop;
+            }
+          if (o.type == OutputType::kBitpacked) {
+            if (s.K - conv > 2 * static_cast<int64_t>(o.threshold[c]))
+              static_cast<int32_t *>(out)[pixel * outWords + c / 32] |= static_cast<int32_t>(1u << (c % 32));
+            continue;
+          }
+          const float clamped = static_cast<float>(std::clamp(conv, lo, hi));
+          const float scaled = clamped * (o.multiplier ? o.multiplier[c] : 1.0f);
+          const float y = scaled + (o.bias ? o.bias[c] : 0.0f);
+          if (o.type == OutputType::kFloat) {
+            static_cast<float *>(out)[pixel * s.channelsOut + c] = y;
+          } else {
+            const float q = std::round(y / o.scale) + static_cast<float>(o.zeroPoint);
+            static_cast<int8_t *>(out)[pixel * s.channelsOut + c] =
+                static_cast<int8_t>(std::clamp(q, -128.0f, 127.0f));
+          }
+        }
+      }
+}
+
+}  // namespace lce_kernels

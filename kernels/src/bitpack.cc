@@ -1,0 +1,85 @@
+// Bitpacking (float32 and int8) and unpacking, portable path and ISA dispatch. The rule is
+// semantics.md's: bit = (x < 0), int8: bit = (q < zero point); never the IEEE sign bit.
+#include <algorithm>
+#include <cmath>
+
+#include "bitpack_internal.h"
+#include "lce_kernels/kernels.h"
+
+namespace lce_kernels {
+
+void bitpack_row_f32_from(const float *in, int64_t channels, int64_t firstWord, int32_t *out) {
+  for (int64_t w = firstWord; w < packedWords(channels); ++w) {
+    uint32_t bits = 0;
+    const int64_t n = std::min<int64_t>(32, channels - 32 * w);
+    for (int64_t i = 0; i < n; ++i) bits |= static_cast<uint32_t>(in[32 * w + i] < 0.0f) << i;
+    out[w] = static_cast<int32_t>(bits);
+  }
+}
+
+void bitpack_row_s8_from(const int8_t *in, int64_t channels, int8_t zeroPoint, int64_t firstWord,
+                         int32_t *out) {
+  for (int64_t w = firstWord; w < packedWords(channels); ++w) {
+    uint32_t bits = 0;
+    const int64_t n = std::min<int64_t>(32, channels - 32 * w);
+    for (int64_t i = 0; i < n; ++i) bits |= static_cast<uint32_t>(in[32 * w + i] < zeroPoint) << i;
+    out[w] = static_cast<int32_t>(bits);
+  }
+}
+
+void bitpack_row_f32_portable(const float *in, int64_t channels, int32_t *out) {
+  bitpack_row_f32_from(in, channels, 0, out);
+}
+
+void bitpack_row_s8_portable(const int8_t *in, int64_t channels, int8_t zeroPoint, int32_t *out) {
+  bitpack_row_s8_from(in, channels, zeroPoint, 0, out);
+}
+
+namespace {
+struct BitpackTable {
+  PackRowF32 f32;
+  PackRowS8 s8;
+};
+
+BitpackTable table() {
+  switch (activeIsa()) {
+#if defined(__x86_64__)
+    case Isa::kAvx512: return {bitpack_row_f32_avx512, bitpack_row_s8_avx512};
+    case Isa::kAvx2: return {bitpack_row_f32_avx2, bitpack_row_s8_avx2};
+#endif
+    default: return {bitpack_row_f32_portable, bitpack_row_s8_portable};
+  }
+}
+}  // namespace
+
+void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out) {
+  const PackRowF32 pack = table().f32;
+  const int64_t words = packedWords(channels);
+  for (int64_t r = 0; r < rows; ++r) pack(in + r * channels, channels, out + r * words);
+}
+
+void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out) {
+  const PackRowS8 pack = table().s8;
+  const int64_t words = packedWords(channels);
+  for (int64_t r = 0; r < rows; ++r) pack(in + r * channels, channels, zeroPoint, out + r * words);
+}
+
+void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out) {
+  const int64_t words = packedWords(channels);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < channels; ++c)
+      out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? -1.0f : 1.0f;
+}
+
+void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
+                    int8_t *out) {
+  const int32_t magnitude = static_cast<int32_t>(std::round(1.0 / static_cast<double>(scale)));
+  const int8_t plus = static_cast<int8_t>(std::min(127, zeroPoint + magnitude));
+  const int8_t minus = static_cast<int8_t>(std::max(-128, zeroPoint - magnitude));
+  const int64_t words = packedWords(channels);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < channels; ++c)
+      out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? minus : plus;
+}
+
+}  // namespace lce_kernels

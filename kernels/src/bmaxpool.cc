@@ -1,0 +1,43 @@
+// BMaxPool2d: max over +-1 values is "+1 if any tap is +1", i.e. the AND of the taps' words
+// (bit 1 = -1). SAME padding ignores out-of-bounds taps (semantics.md).
+#include <algorithm>
+
+#include "lce_kernels/kernels.h"
+
+namespace lce_kernels {
+
+std::string PoolShape::finalize() {
+  if (batch < 1 || inHeight < 1 || inWidth < 1 || words < 1 || filterHeight < 1 || filterWidth < 1 ||
+      strideHeight < 1 || strideWidth < 1)
+    return "shapes, filters and strides must be positive";
+  if (samePadding) {
+    outHeight = (inHeight + strideHeight - 1) / strideHeight;
+    outWidth = (inWidth + strideWidth - 1) / strideWidth;
+    padTop = std::max<int64_t>((outHeight - 1) * strideHeight + filterHeight - inHeight, 0) / 2;
+    padLeft = std::max<int64_t>((outWidth - 1) * strideWidth + filterWidth - inWidth, 0) / 2;
+  } else {
+    if (filterHeight > inHeight || filterWidth > inWidth) return "VALID filter larger than the input";
+    outHeight = (inHeight - filterHeight) / strideHeight + 1;
+    outWidth = (inWidth - filterWidth) / strideWidth + 1;
+    padTop = padLeft = 0;
+  }
+  return "";
+}
+
+void bmaxpool2d(const PoolShape &s, const int32_t *input, int32_t *out) {
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t oy = 0; oy < s.outHeight; ++oy)
+      for (int64_t ox = 0; ox < s.outWidth; ++ox) {
+        int32_t *dst = out + ((n * s.outHeight + oy) * s.outWidth + ox) * s.words;
+        std::fill_n(dst, s.words, -1);  // all ones: the identity of AND
+        for (int64_t ky = 0; ky < s.filterHeight; ++ky)
+          for (int64_t kx = 0; kx < s.filterWidth; ++kx) {
+            const int64_t iy = oy * s.strideHeight - s.padTop + ky, ix = ox * s.strideWidth - s.padLeft + kx;
+            if (iy < 0 || iy >= s.inHeight || ix < 0 || ix >= s.inWidth) continue;
+            const int32_t *src = input + ((n * s.inHeight + iy) * s.inWidth + ix) * s.words;
+            for (int64_t k = 0; k < s.words; ++k) dst[k] &= src[k];
+          }
+      }
+}
+
+}  // namespace lce_kernels

@@ -1,0 +1,174 @@
+"""lce_kernels against an independent numpy reference of semantics.md.
+
+The reference does not use bits at all: it unpacks to +-1 floats, pads with +1 (one padding) or
+0 (zero padding) and computes the convolution as a float sum of products (exact in float64 for
+these integers), then applies the output transform. Every kernel runs on every ISA path this
+machine supports (the others are skipped, visibly)."""
+import numpy as np
+import pytest
+
+from lce_convert import _kernels as K
+
+ALL_ISAS = ["portable", "avx2", "avx512"]
+
+
+@pytest.fixture(params=ALL_ISAS)
+def isa(request):
+    if request.param not in K.supported_isas():
+        pytest.skip("%s is not supported on this machine" % request.param)
+    previous = K.active_isa()
+    K.set_isa(request.param)
+    yield request.param
+    K.set_isa(previous)
+
+
+def ref_bitpack(x, zero_point=0):
+    bits = (x < zero_point) if x.dtype == np.int8 else (x < 0)
+    c = x.shape[-1]
+    words = np.zeros(x.shape[:-1] + ((c + 31) // 32,), np.uint64)
+    for i in range(c):
+        words[..., i // 32] |= bits[..., i].astype(np.uint64) << np.uint64(i % 32)
+    return words.astype(np.uint32).view(np.int32)
+
+
+def unpack(words, channels):
+    w = words.view(np.uint32).astype(np.uint64)
+    bits = np.stack([(w[..., i // 32] >> np.uint64(i % 32)) & np.uint64(1) for i in range(channels)], -1)
+    return np.where(bits == 1, -1.0, 1.0)
+
+
+@pytest.mark.parametrize("channels", [1, 5, 31, 32, 33, 64, 100, 300])
+def test_bitpack_float(isa, channels):
+    rng = np.random.default_rng(channels)
+    x = rng.normal(size=(3, 4, channels)).astype(np.float32)
+    x.flat[::7] = 0.0
+    x.flat[1::11] = -0.0
+    x.flat[2::13] = np.nan
+    np.testing.assert_array_equal(K.bitpack(x), ref_bitpack(x))
+
+
+@pytest.mark.parametrize("channels", [1, 31, 32, 63, 64, 65, 128, 300])
+@pytest.mark.parametrize("zero_point", [-128, -3, 0, 127])
+def test_bitpack_int8(isa, channels, zero_point):
+    x = np.random.default_rng(channels).integers(-128, 128, size=(2, 3, channels)).astype(np.int8)
+    np.testing.assert_array_equal(K.bitpack(x, zero_point), ref_bitpack(x, zero_point))
+
+
+def test_bitpack_tail_bits_zero():
+    x = -np.ones((1, 40), np.float32)
+    words = K.bitpack(x).view(np.uint32)
+    assert words[0, 0] == 0xFFFFFFFF and words[0, 1] == 0xFF
+
+
+def test_dequantize():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 70)).astype(np.float32)
+    packed = ref_bitpack(x)
+    np.testing.assert_array_equal(K.dequantize(packed, 70), np.where(x < 0, -1.0, 1.0).astype(np.float32))
+    q = K.dequantize(packed, 70, scale=1 / 60, zero_point=100)
+    np.testing.assert_array_equal(q, np.where(x < 0, 40, 127).astype(np.int8))  # +1 saturates at 127
+
+
+def ref_bconv2d(x_pm1, w_pm1, groups, strides, dilations, padding, pad_values):
+    """Float conv on +-1 values: x [N,H,W,C], w [O,KH,KW,C/groups] -> conv [N,OH,OW,O]."""
+    n, h, wd, c = x_pm1.shape
+    o, kh, kw, cg = w_pm1.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    eh, ew = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    if padding == "SAME":
+        oh, ow = -(-h // sh), -(-wd // sw)
+        ph, pw = max((oh - 1) * sh + eh - h, 0), max((ow - 1) * sw + ew - wd, 0)
+        pads = ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2), (0, 0))
+        x_pm1 = np.pad(x_pm1, pads, constant_values=1.0 if pad_values == 1 else 0.0)
+    else:
+        oh, ow = (h - eh) // sh + 1, (wd - ew) // sw + 1
+    out = np.zeros((n, oh, ow, o))
+    per_group = o // groups
+    for oc in range(o):
+        g = oc // per_group
+        xs = x_pm1[..., g * cg:(g + 1) * cg]
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xs[:, ky * dh: ky * dh + (oh - 1) * sh + 1: sh, kx * dw: kx * dw + (ow - 1) * sw + 1: sw, :]
+                out[..., oc] += patch @ w_pm1[oc, ky, kx]
+    return out
+
+
+def random_case(rng):
+    groups = int(rng.choice([1, 1, 1, 2, 3]))
+    cg = int(rng.integers(1, 300)) if groups == 1 else 32 * int(rng.integers(1, 3))
+    c = cg * groups
+    o = groups * int(rng.integers(1, 5)) * (1 if groups > 1 else int(rng.integers(1, 9)))
+    kh, kw = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+    strides = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    dilations = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
+    padding = str(rng.choice(["SAME", "VALID"]))
+    pad_values = int(rng.integers(0, 2)) if padding == "SAME" else 0
+    h = (kh - 1) * dilations[0] + 1 + int(rng.integers(0, 8))
+    w = (kw - 1) * dilations[1] + 1 + int(rng.integers(0, 8))
+    x = np.where(rng.random((2, h, w, c)) < 0.5, -1.0, 1.0)
+    wt = np.where(rng.random((o, kh, kw, cg)) < 0.5, -1.0, 1.0)
+    return dict(groups=groups, strides=strides, dilations=dilations, padding=padding, pad_values=pad_values,
+                x=x, w=wt, c=c)
+
+
+ACTIVATIONS = [("NONE", None), ("RELU", (0, None)), ("RELU6", (0, 6)), ("RELU_N1_TO_1", (-1, 1))]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bconv2d_against_reference(seed):
+    rng = np.random.default_rng(seed)
+    t = random_case(rng)
+    conv = ref_bconv2d(t["x"], t["w"], t["groups"], t["strides"], t["dilations"], t["padding"], t["pad_values"])
+    kernel_k = t["w"].shape[1] * t["w"].shape[2] * t["w"].shape[3]
+    x_packed, w_packed = ref_bitpack(t["x"]), ref_bitpack(t["w"])
+    common = dict(channels_in=t["c"], groups=t["groups"], strides=t["strides"], dilations=t["dilations"],
+                  padding=t["padding"], pad_values=t["pad_values"])
+    o = t["w"].shape[0]
+    name, bounds = ACTIVATIONS[seed % 4]
+    lo, hi = (-kernel_k, kernel_k) if bounds is None else (bounds[0], kernel_k if bounds[1] is None else bounds[1])
+    mult = rng.normal(size=o).astype(np.float32)
+    bias = rng.normal(size=o).astype(np.float32)
+    # float output
+    y = K.bconv2d(x_packed, w_packed, output_type="float", clamp=(lo, hi), multiplier=mult, bias=bias, **common)
+    expected = (np.clip(conv, lo, hi).astype(np.float32) * mult).astype(np.float32) + bias
+    np.testing.assert_array_equal(y, expected.astype(np.float32))
+    # int8 output
+    scale, zp = np.float32(0.07), 3
+    yq = K.bconv2d(x_packed, w_packed, output_type="int8", clamp=(lo, hi), multiplier=mult, bias=bias,
+                   scale=scale, zero_point=zp, **common)
+    expected_q = np.clip(np.round(expected / scale) + zp, -128, 127).astype(np.int8)
+    np.testing.assert_array_equal(yq, expected_q)
+    # bitpacked output: bit = accum_eff > threshold with accum_eff = (K - conv) / 2
+    thresholds = rng.integers(-1, kernel_k + 1, size=o).astype(np.int32)
+    yb = K.bconv2d(x_packed, w_packed, output_type="bitpacked", threshold=thresholds, **common)
+    bits = (kernel_k - conv) / 2 > thresholds
+    np.testing.assert_array_equal(unpack(yb, o), np.where(bits, -1.0, 1.0))
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("seed", range(6))
+def test_bmaxpool(padding, seed):
+    rng = np.random.default_rng(seed)
+    c = int(rng.integers(1, 100))
+    fh, fw, sh, sw = (int(v) for v in rng.integers(1, 4, size=4))
+    x = rng.normal(size=(1, 9, 8, c)).astype(np.float32)
+    pooled = K.bmaxpool(ref_bitpack(x), (fh, fw), (sh, sw), padding)
+    import tensorflow as tf
+    expected = tf.nn.max_pool2d(x, (fh, fw), (sh, sw), padding).numpy()
+    np.testing.assert_array_equal(pooled, ref_bitpack(expected))
+
+
+def test_bad_arguments():
+    x = np.zeros((1, 4, 4, 1), np.int32)
+    w = np.zeros((2, 3, 3, 1), np.int32)
+    with pytest.raises(ValueError, match="input depth"):
+        K.bconv2d(np.zeros((1, 4, 4, 2), np.int32), w, channels_in=8)
+    with pytest.raises(ValueError, match="grouped channels"):
+        K.bconv2d(x, w, channels_in=8, groups=2)
+    with pytest.raises(ValueError, match="needs thresholds"):
+        K.bconv2d(x, w, channels_in=8, output_type="bitpacked")
+    with pytest.raises(ValueError, match="VALID filter larger"):
+        K.bconv2d(np.zeros((1, 2, 2, 1), np.int32), w, channels_in=8)
+    with pytest.raises(ValueError, match="unknown ISA"):
+        K.set_isa("sse9")
