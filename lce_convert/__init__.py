@@ -5,6 +5,7 @@ Importing this package is cheap: TensorFlow is imported only by the functions th
 from .converter import (ConversionReport, ConvertedModel, LayerReport, convert_keras_model,
                         convert_saved_model, convert_tflite)
 from .errors import InvalidModelError, LceConvertError, PassPipelineError
+from .interpreter import Interpreter
 from .mlir import Module, import_tflite, run_pass_pipeline, tflite_to_mlir
 
 __version__ = "0.1.0"
@@ -16,6 +17,7 @@ __all__ = [
     "convert_keras_model",
     "convert_saved_model",
     "convert_tflite",
+    "Interpreter",
     "InvalidModelError",
     "LceConvertError",
     "Module",

@@ -1,0 +1,111 @@
+"""lce_convert.Interpreter: our delegate runs the Lce* ops (reference kernels for now) inside
+the real interpreters (ai_edge_litert and tf.lite), on our converter's output and LCE's."""
+import numpy as np
+import pytest
+
+import bnn_zoo
+import lce_convert
+import models
+from lce_convert import LceConvertError
+
+RUNTIMES = ["litert", "tf"]
+_cache = {}
+
+
+def converted(name, bitpacked):
+    key = (name, bitpacked)
+    if key not in _cache:
+        model, _, _ = bnn_zoo.ZOO[name]()
+        _cache[key] = (model, lce_convert.convert_keras_model(
+            model, experimental_enable_bitpacked_activations=bitpacked))
+    return _cache[key]
+
+
+def lce_predict(model_bytes, x):
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+    return np.asarray(Interpreter(model_bytes, use_indirect_bgemm=True).predict(x))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("bitpacked", [False, True])
+@pytest.mark.parametrize("name", sorted(bnn_zoo.ZOO))
+def test_zoo_matches_lce_and_keras(name, bitpacked, runtime):
+    model, model_bytes = converted(name, bitpacked)
+    x = np.random.default_rng(1).normal(size=(2,) + tuple(model.input_shape[1:])).astype(np.float32)
+    ours = lce_convert.Interpreter(model_bytes, runtime=runtime).predict(x)
+    ref = lce_predict(model_bytes, x).reshape(ours.shape)
+    keras = model(x, training=False).numpy().reshape(ours.shape)
+    scale = max(1.0, float(np.max(np.abs(keras))))
+    assert float(np.max(np.abs(ours - ref))) / scale < 1e-5
+    assert float(np.max(np.abs(ours - keras))) / scale < 1e-4
+
+
+def test_lce_converted_model_runs():
+    import larq_compute_engine as lce
+    model = models.larq_bnn()
+    model_bytes = lce.convert_keras_model(model)
+    x = np.random.default_rng(2).normal(size=(3, 16, 16, 3)).astype(np.float32)
+    ours = lce_convert.Interpreter(model_bytes).predict(x)
+    np.testing.assert_allclose(ours, lce_predict(model_bytes, x), rtol=1e-5, atol=1e-6)
+
+
+def test_bitpacked_outputs_equal_lce_bit_for_bit():
+    from lce_convert.research import strip_lcedequantize_ops
+    from test_research import bitpack, sign_output_model
+    model = sign_output_model()
+    stripped = strip_lcedequantize_ops(
+        lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True))
+    x = np.random.default_rng(3).normal(size=(2, 8, 8, 3)).astype(np.float32)
+    ours = lce_convert.Interpreter(stripped).predict(x)
+    assert ours.dtype == np.int32
+    np.testing.assert_array_equal(ours, lce_predict(stripped, x).reshape(ours.shape))
+    np.testing.assert_array_equal(ours, bitpack(model(x, training=False).numpy()))
+
+
+def test_zero_padding_with_activation_and_bitpacked_output():
+    """Zero-padded convs with a fused ReLU and bitpacked output: exact in our runtime (the
+    correction is applied before the clamp), impossible in LCE 0.16's."""
+    import tensorflow as tf
+    model, _, _ = bnn_zoo.quicknet_like()
+    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    module = lce_convert.import_tflite(plain)
+    module.run_pipeline("tfl-fold-dilated-conv,lq-detect-binarize,lq-fuse-bconv2d{allow-zero-padding=true},"
+                        "lq-fuse-bconv-affine{allow-zero-padding=true},lq-binary-maxpool,"
+                        "lq-fuse-bitpacked-output{allow-zero-padding=true},lq-bitpack-filters,"
+                        "lq-cancel-dequantize-quantize,canonicalize")
+    text = module.text()
+    assert 'fused_activation_function = "RELU"' in text and 'pad_values = 0 : i32, padding = "SAME"' in text
+    ours_bytes = module.to_tflite()
+    x = np.random.default_rng(4).normal(size=(2, 16, 16, 3)).astype(np.float32)
+    ours = lce_convert.Interpreter(ours_bytes).predict(x)
+    keras = model(x, training=False).numpy()
+    assert float(np.max(np.abs(ours - keras))) / max(1.0, float(np.max(np.abs(keras)))) < 1e-4
+    with pytest.raises(Exception):
+        lce_predict(ours_bytes, x)  # LCE 0.16 refuses zero padding under an activation
+
+
+def test_malformed_options_fail_cleanly():
+    model, model_bytes = converted("maxpool_binary", True)
+    module = lce_convert.import_tflite(model_bytes, lift_lce_ops=False)
+    desc = module._handle.to_description()
+    for op in desc["functions"][0]["ops"]:
+        if op["name"] == "tfl.custom" and op["attrs"]["name"] == b"LceBconv2d":
+            op["attrs"]["custom_options"] = np.frombuffer(b"\x07\x00garbage\x09\x05", np.uint8)
+            break
+    from lce_convert import _tflite_io
+    broken = _tflite_io.write(desc)
+    with pytest.raises(LceConvertError, match="prepare"):
+        lce_convert.Interpreter(broken)
+
+
+def test_bad_arguments():
+    _, model_bytes = converted("binary_mlp", False)
+    with pytest.raises(ValueError, match="num_threads"):
+        lce_convert.Interpreter(model_bytes, num_threads=0)
+    with pytest.raises(ValueError, match="runtime must be"):
+        lce_convert.Interpreter(model_bytes, runtime="cuda")
+    interpreter = lce_convert.Interpreter(model_bytes)
+    with pytest.raises(ValueError, match="expects shape"):
+        interpreter.predict(np.zeros((1, 7, 7, 1), np.float32))
+    with pytest.raises(ValueError, match="expects float32"):
+        interpreter.predict(np.zeros((1, 8, 8, 1), np.float64))
