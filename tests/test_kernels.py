@@ -115,15 +115,16 @@ def random_case(rng):
 ACTIVATIONS = [("NONE", None), ("RELU", (0, None)), ("RELU6", (0, 6)), ("RELU_N1_TO_1", (-1, 1))]
 
 
+@pytest.mark.parametrize("kernel", ["reference", "indirect"])
 @pytest.mark.parametrize("seed", range(40))
-def test_bconv2d_against_reference(seed):
+def test_bconv2d_against_reference(seed, kernel, isa):
     rng = np.random.default_rng(seed)
     t = random_case(rng)
     conv = ref_bconv2d(t["x"], t["w"], t["groups"], t["strides"], t["dilations"], t["padding"], t["pad_values"])
     kernel_k = t["w"].shape[1] * t["w"].shape[2] * t["w"].shape[3]
     x_packed, w_packed = ref_bitpack(t["x"]), ref_bitpack(t["w"])
     common = dict(channels_in=t["c"], groups=t["groups"], strides=t["strides"], dilations=t["dilations"],
-                  padding=t["padding"], pad_values=t["pad_values"])
+                  padding=t["padding"], pad_values=t["pad_values"], kernel=kernel)
     o = t["w"].shape[0]
     name, bounds = ACTIVATIONS[seed % 4]
     lo, hi = (-kernel_k, kernel_k) if bounds is None else (bounds[0], kernel_k if bounds[1] is None else bounds[1])

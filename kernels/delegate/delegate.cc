@@ -216,7 +216,7 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
       if (out->type == kTfLiteInt32) o.type = lce_kernels::OutputType::kBitpacked;
       else if (out->type == kTfLiteInt8)
         o.type = lce_kernels::OutputType::kInt8, o.scale = out->params.scale, o.zeroPoint = out->params.zero_point;
-      lce_kernels::bconv2dReference(s, static_cast<const int32_t *>(in->data),
+      lce_kernels::bconv2dIndirect(s, static_cast<const int32_t *>(in->data),
                                     static_cast<const int32_t *>(tensor(ctx, op.inputs[1])->data), o, out->data);
       return kTfLiteOk;
     }

@@ -65,6 +65,10 @@ struct Bconv2dOutput {
 void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
                       const Bconv2dOutput &output, void *out);
 
+// Indirect BGEMM implementation (the fast path; same results as the reference, bit for bit).
+void bconv2dIndirect(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
+                     const Bconv2dOutput &output, void *out);
+
 // ---- BMaxPool2d --------------------------------------------------------------------------
 struct PoolShape {
   int64_t batch = 1, inHeight = 0, inWidth = 0, words = 0;
