@@ -49,7 +49,7 @@ fi
 
 # The project: rebuilt when a C++/CMake/packaging source is newer than the last build.
 BUILD_STAMP="$VENV/.build-stamp"
-if [ ! -f "$BUILD_STAMP" ] || [ -n "$(find CMakeLists.txt pyproject.toml passes kernels -newer "$BUILD_STAMP" -print -quit)" ] \
+if [ ! -f "$BUILD_STAMP" ] || [ -n "$(find CMakeLists.txt pyproject.toml passes kernels benchmarks -newer "$BUILD_STAMP" -print -quit)" ] \
    || ! "$VENV/bin/python" -c 'import lce_convert._core' >/dev/null 2>&1; then
   echo "== building lce_convert (C++ passes and extension)"
   PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/pip" install -q --disable-pip-version-check \
