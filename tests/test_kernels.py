@@ -173,3 +173,16 @@ def test_bad_arguments():
         K.bconv2d(np.zeros((1, 2, 2, 1), np.int32), w, channels_in=8)
     with pytest.raises(ValueError, match="unknown ISA"):
         K.set_isa("sse9")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bconv2d_threads_identical(seed):
+    rng = np.random.default_rng(100 + seed)
+    t = random_case(rng)
+    args = dict(channels_in=t["c"], groups=t["groups"], strides=t["strides"], dilations=t["dilations"],
+                padding=t["padding"], pad_values=t["pad_values"], output_type="float",
+                multiplier=rng.normal(size=t["w"].shape[0]).astype(np.float32))
+    x, w = ref_bitpack(t["x"]), ref_bitpack(t["w"])
+    one = K.bconv2d(x, w, threads=1, **args)
+    for threads in (2, 3, 7):
+        np.testing.assert_array_equal(K.bconv2d(x, w, threads=threads, **args), one)

@@ -109,3 +109,12 @@ def test_bad_arguments():
         interpreter.predict(np.zeros((1, 7, 7, 1), np.float32))
     with pytest.raises(ValueError, match="expects float32"):
         interpreter.predict(np.zeros((1, 8, 8, 1), np.float64))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_two_threads_identical(runtime):
+    model, model_bytes = converted("quicknet_like", True)
+    x = np.random.default_rng(5).normal(size=(3,) + tuple(model.input_shape[1:])).astype(np.float32)
+    one = lce_convert.Interpreter(model_bytes, num_threads=1, runtime=runtime).predict(x)
+    two = lce_convert.Interpreter(model_bytes, num_threads=2, runtime=runtime).predict(x)
+    np.testing.assert_array_equal(one, two)

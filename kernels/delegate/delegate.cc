@@ -217,7 +217,8 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
       else if (out->type == kTfLiteInt8)
         o.type = lce_kernels::OutputType::kInt8, o.scale = out->params.scale, o.zeroPoint = out->params.zero_point;
       lce_kernels::bconv2dIndirect(s, static_cast<const int32_t *>(in->data),
-                                    static_cast<const int32_t *>(tensor(ctx, op.inputs[1])->data), o, out->data);
+                                   static_cast<const int32_t *>(tensor(ctx, op.inputs[1])->data), o, out->data,
+                                   std::max(1, ctx->recommended_num_threads));
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d: {

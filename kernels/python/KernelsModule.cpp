@@ -64,7 +64,8 @@ py::array bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channelsI
                   const std::string &padding, int padValues, const std::string &outputType,
                   std::pair<int64_t, int64_t> clamp, std::optional<Array<float>> multiplier,
                   std::optional<Array<float>> bias, std::optional<Array<int32_t>> threshold, float scale,
-                  int zeroPoint, const std::string &kernel) {
+                  int zeroPoint, const std::string &kernel, int threads) {
+  if (threads < 1) throw py::value_error("threads must be positive");
   if (kernel != "reference" && kernel != "indirect") throw py::value_error("kernel must be reference or indirect");
   if (input.ndim() != 4 || filter.ndim() != 4) throw py::value_error("input and filter must be 4-D");
   Bconv2dShape s;
@@ -109,8 +110,10 @@ py::array bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channelsI
   }
   {
     py::gil_scoped_release release;
-    (kernel == "reference" ? bconv2dReference : bconv2dIndirect)(s, input.data(), filter.data(), o,
-                                                                  out.mutable_data());
+    if (kernel == "reference")
+      bconv2dReference(s, input.data(), filter.data(), o, out.mutable_data());
+    else
+      bconv2dIndirect(s, input.data(), filter.data(), o, out.mutable_data(), threads);
   }
   return out;
 }
@@ -157,7 +160,7 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("pad_values") = 0, py::arg("output_type") = "float",
         py::arg("clamp") = std::pair<int64_t, int64_t>{INT32_MIN, INT32_MAX}, py::arg("multiplier") = py::none(),
         py::arg("bias") = py::none(), py::arg("threshold") = py::none(), py::arg("scale") = 1.0f,
-        py::arg("zero_point") = 0, py::arg("kernel") = "indirect");
+        py::arg("zero_point") = 0, py::arg("kernel") = "indirect", py::arg("threads") = 1);
   m.def("bmaxpool", &bmaxpool, py::arg("input"), py::arg("filter_size"), py::arg("strides"),
         py::arg("padding"));
 }

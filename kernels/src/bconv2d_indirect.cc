@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 
 namespace lce_kernels {
 
@@ -74,7 +75,8 @@ inline void accumulate(const uint32_t *const *taps, int64_t numTaps, int64_t gro
 }
 
 template <bool Unused>
-void run(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, const Bconv2dOutput &o, void *out) {
+void run(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, const Bconv2dOutput &o, void *out,
+         int threads) {
   std::vector<uint32_t> zeros(s.wordsIn, 0u);
   const Indirection ind = buildIndirection(s, input, zeros.data());
   const int64_t taps = s.filterHeight * s.filterWidth, pixels = s.batch * s.outHeight * s.outWidth;
@@ -84,7 +86,8 @@ void run(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, con
   const int64_t channelStride = taps * s.wordsPerGroup;
   if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * outWords, 0);
   constexpr int kBlock = 4;
-  for (int64_t p = 0; p < pixels; ++p) {
+  ThreadPool::instance().parallelFor(threads, pixels, [&](int64_t firstPixel, int64_t endPixel) {
+  for (int64_t p = firstPixel; p < endPixel; ++p) {
     const uint32_t *const *pt = ind.taps.data() + p * taps;
     const int64_t full = ind.counted[p] * s.channelsPerGroup;
     for (int64_t c0 = 0; c0 < s.channelsOut; c0 += kBlock) {
@@ -120,23 +123,24 @@ void run(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, con
       }
     }
   }
+  });
 }
 
 #if defined(__x86_64__)
 __attribute__((target("popcnt"))) void runPopcnt(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
-                                                 const Bconv2dOutput &o, void *out) {
-  run<true>(s, input, filter, o, out);
+                                                 const Bconv2dOutput &o, void *out, int threads) {
+  run<true>(s, input, filter, o, out, threads);
 }
 #endif
 
 }  // namespace
 
 void bconv2dIndirect(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, const Bconv2dOutput &o,
-                     void *out) {
+                     void *out, int threads) {
 #if defined(__x86_64__)
-  if (activeIsa() != Isa::kPortable) return runPopcnt(s, input, filter, o, out);
+  if (activeIsa() != Isa::kPortable) return runPopcnt(s, input, filter, o, out, threads);
 #endif
-  run<false>(s, input, filter, o, out);
+  run<false>(s, input, filter, o, out, threads);
 }
 
 }  // namespace lce_kernels

@@ -65,9 +65,10 @@ struct Bconv2dOutput {
 void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
                       const Bconv2dOutput &output, void *out);
 
-// Indirect BGEMM implementation (the fast path; same results as the reference, bit for bit).
+// Indirect BGEMM implementation (the fast path; same results as the reference, bit for bit),
+// on `threads` threads of the process-wide pool.
 void bconv2dIndirect(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
-                     const Bconv2dOutput &output, void *out);
+                     const Bconv2dOutput &output, void *out, int threads = 1);
 
 // ---- BMaxPool2d --------------------------------------------------------------------------
 struct PoolShape {
