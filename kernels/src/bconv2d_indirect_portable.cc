@@ -1,0 +1,9 @@
+// Indirect-BGEMM Bconv2d, portable build (compiler's generic popcount).
+#include "bconv2d_indirect_impl.h"
+
+namespace lce_kernels {
+void bconv2d_indirect_portable(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
+                               const Bconv2dOutput &o, void *out, int threads) {
+  run(s, input, filter, o, out, threads);
+}
+}  // namespace lce_kernels
