@@ -118,3 +118,17 @@ def test_two_threads_identical(runtime):
     one = lce_convert.Interpreter(model_bytes, num_threads=1, runtime=runtime).predict(x)
     two = lce_convert.Interpreter(model_bytes, num_threads=2, runtime=runtime).predict(x)
     np.testing.assert_array_equal(one, two)
+
+
+def test_benchmark_cli_runs(tmp_path, capsys):
+    """lce-benchmark prints its figures (nothing about speed is asserted)."""
+    import tensorflow as tf
+    from lce_convert import benchmark
+    model, model_bytes = converted("binary_mlp", True)
+    path, plain_path = tmp_path / "m.tflite", tmp_path / "plain.tflite"
+    path.write_bytes(model_bytes)
+    plain_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    assert benchmark.main([str(path), "--float", str(plain_path), "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lce_convert delegate", "LCE 0.16 default", "LCE 0.16 indirect_bgemm", "TFLite float"):
+        assert name in out
