@@ -2,7 +2,8 @@
 1. round-trip TensorFlow's plain .tflite through our MLIR import/export (outputs identical);
 2. convert it with `convert_keras_model(..., experimental_enable_bitpacked_activations=True)`,
    print the conversion report and the MLIR of the binary layers, and check the converted
-   model against Keras in LCE 0.16's interpreter (our own runtime comes with the runtime issue).
+   model against Keras in LCE 0.16's interpreter and in ours (lce_convert.Interpreter);
+3. print the latency of our delegate, LCE 0.16 and TFLite float, measured in the same run.
 """
 import os
 import sys
@@ -105,7 +106,20 @@ def main():
     same_class = int(np.sum(np.argmax(ours, 1) == np.argmax(keras, 1)))
     print("\nconverted model (LCE 0.16 interpreter) vs Keras on %d samples: max |diff| %.3g, "
           "same class for %d/%d" % (len(samples), diff, same_class, len(samples)))
-    return 0 if diff < 1e-4 else 1
+    ours = lce_convert.Interpreter(converted).predict(samples)
+    ours_diff = float(np.max(np.abs(ours - keras)))
+    print("converted model (our delegate) vs Keras: max |diff| %.3g" % ours_diff)
+
+    print("\n== latency, one thread, one sample (median of 50 runs) ==")
+    import tempfile
+    from . import benchmark
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [os.path.join(tmp, n) for n in ("converted.tflite", "plain.tflite")]
+        for path, data in zip(paths, (converted, tflite)):
+            with open(path, "wb") as f:
+                f.write(data)
+        benchmark.main([paths[0], "--float", paths[1], "--runs", "50"])
+    return 0 if diff < 1e-4 and ours_diff < 1e-4 else 1
 
 
 if __name__ == "__main__":

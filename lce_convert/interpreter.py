@@ -57,14 +57,19 @@ class Interpreter:
                 self._interpreter.allocate_tensors()
             except (RuntimeError, ValueError) as e:
                 raise LceConvertError("cannot prepare the model: %s" % e) from None
+        self._refresh_details()
+
+    def _refresh_details(self):
+        self._inputs = self._interpreter.get_input_details()
+        self._outputs = self._interpreter.get_output_details()
 
     @property
     def input_details(self):
-        return self._interpreter.get_input_details()
+        return self._inputs
 
     @property
     def output_details(self):
-        return self._interpreter.get_output_details()
+        return self._outputs
 
     def predict(self, x):
         """Outputs for input `x` (an array, or a list with one array per input). The batch
@@ -91,8 +96,9 @@ class Interpreter:
                 it.allocate_tensors()
             except RuntimeError as e:
                 raise LceConvertError("cannot resize the model's inputs: %s" % e) from None
-        for d, value in zip(self.input_details, inputs):
+            self._refresh_details()
+        for d, value in zip(self._inputs, inputs):
             it.set_tensor(d["index"], np.ascontiguousarray(value))
         it.invoke()
-        outputs = [it.get_tensor(d["index"]).copy() for d in self.output_details]
+        outputs = [it.get_tensor(d["index"]) for d in self._outputs]
         return outputs[0] if len(outputs) == 1 else outputs
