@@ -98,6 +98,21 @@ def test_malformed_options_fail_cleanly():
         lce_convert.Interpreter(broken)
 
 
+def test_unsupported_option_value_fails_cleanly():
+    from flatbuffers import flexbuffers
+    from lce_convert import _tflite_io
+    _, model_bytes = converted("maxpool_binary", True)
+    desc = lce_convert.import_tflite(model_bytes, lift_lce_ops=False)._handle.to_description()
+    for op in desc["functions"][0]["ops"]:
+        if op["name"] == "tfl.custom" and op["attrs"]["name"] == b"LceBconv2d":
+            options = flexbuffers.Loads(bytes(op["attrs"]["custom_options"]))
+            options["fused_activation_function"] = 4  # TANH: no binary kernel
+            op["attrs"]["custom_options"] = np.frombuffer(flexbuffers.Dumps(options), np.uint8)
+            break
+    with pytest.raises(LceConvertError, match="prepare"):
+        lce_convert.Interpreter(_tflite_io.write(desc))
+
+
 def test_bad_arguments():
     _, model_bytes = converted("binary_mlp", False)
     with pytest.raises(ValueError, match="num_threads"):

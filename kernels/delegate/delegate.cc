@@ -145,6 +145,8 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, const Op &op) {
       lce_kernels::Bconv2dShape s;
       if (bconvShape(ctx, op, s) != kTfLiteOk) return kTfLiteError;
       LCE_ENSURE(ctx, op.inputs.size() == 5, "LceBconv2d: needs 5 inputs");
+      const int64_t act = option(op, "fused_activation_function", 0);
+      LCE_ENSURE(ctx, act >= 0 && act <= 3, "LceBconv2d: unsupported fused_activation_function %d", static_cast<int>(act));
       const bool bitpacked = out->type == kTfLiteInt32;
       LCE_ENSURE(ctx, bitpacked || out->type == kTfLiteFloat32 || out->type == kTfLiteInt8,
                  "LceBconv2d: output must be float32, int8 or int32");
