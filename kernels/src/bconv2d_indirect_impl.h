@@ -11,6 +11,7 @@
 
 #include "lce_kernels/kernels.h"
 #include "lce_kernels/thread_pool.h"
+#include "output_transform.h"
 
 namespace lce_kernels {
 namespace {
@@ -102,20 +103,7 @@ void run(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, con
       }
       for (int b = 0; b < n; ++b) {
         const int64_t c = c0 + b;
-        const int64_t conv = full - 2 * static_cast<int64_t>(acc[b]);
-        if (o.type == OutputType::kBitpacked) {
-          if (s.K - conv > 2 * static_cast<int64_t>(o.threshold[c]))
-            static_cast<int32_t *>(out)[p * outWords + c / 32] |= static_cast<int32_t>(1u << (c % 32));
-          continue;
-        }
-        const float clamped = static_cast<float>(std::clamp(conv, lo, hi));
-        const float y = clamped * (o.multiplier ? o.multiplier[c] : 1.0f) + (o.bias ? o.bias[c] : 0.0f);
-        if (o.type == OutputType::kFloat) {
-          static_cast<float *>(out)[p * s.channelsOut + c] = y;
-        } else {
-          const float q = std::round(y / o.scale) + static_cast<float>(o.zeroPoint);
-          static_cast<int8_t *>(out)[p * s.channelsOut + c] = static_cast<int8_t>(std::clamp(q, -128.0f, 127.0f));
-        }
+        writeOutput(o, s.K, lo, hi, s.channelsOut, p, c0 + b, full - 2 * static_cast<int64_t>(acc[b]), out);
       }
     }
   }

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "lce_kernels/kernels.h"
+#include "output_transform.h"
 
 namespace lce_kernels {
 
@@ -26,17 +27,10 @@ std::string Bconv2dShape::finalize() {
   wordsIn = packedWords(channelsIn);
   K = filterHeight * filterWidth * channelsPerGroup;
   const int64_t effH = (filterHeight - 1) * dilationHeight + 1, effW = (filterWidth - 1) * dilationWidth + 1;
-  if (samePadding) {
-    outHeight = (inHeight + strideHeight - 1) / strideHeight;
-    outWidth = (inWidth + strideWidth - 1) / strideWidth;
-    padTop = std::max<int64_t>((outHeight - 1) * strideHeight + effH - inHeight, 0) / 2;
-    padLeft = std::max<int64_t>((outWidth - 1) * strideWidth + effW - inWidth, 0) / 2;
-  } else {
-    if (effH > inHeight || effW > inWidth) return "VALID filter larger than the input";
-    outHeight = (inHeight - effH) / strideHeight + 1;
-    outWidth = (inWidth - effW) / strideWidth + 1;
-    padTop = padLeft = 0;
-  }
+  if (std::string err = windowGeometry(inHeight, effH, strideHeight, samePadding, outHeight, padTop); !err.empty())
+    return err;
+  if (std::string err = windowGeometry(inWidth, effW, strideWidth, samePadding, outWidth, padLeft); !err.empty())
+    return err;
   if (padValues != 0 && padValues != 1) return "pad_values must be 0 or 1";
   return "";
 }
@@ -70,21 +64,7 @@ void bconv2dReference(const Bconv2dShape &s, const int32_t *input, const int32_t
                 pop += __builtin_popcount(static_cast<uint32_t>((x ? x[k] : 0) ^ w[k]));
               conv += s.channelsPerGroup - 2 * pop;
             }
-          if (o.type == OutputType::kBitpacked) {
-            if (s.K - conv > 2 * static_cast<int64_t>(o.threshold[c]))
-              static_cast<int32_t *>(out)[pixel * outWords + c / 32] |= static_cast<int32_t>(1u << (c % 32));
-            continue;
-          }
-          const float clamped = static_cast<float>(std::clamp(conv, lo, hi));
-          const float scaled = clamped * (o.multiplier ? o.multiplier[c] : 1.0f);
-          const float y = scaled + (o.bias ? o.bias[c] : 0.0f);
-          if (o.type == OutputType::kFloat) {
-            static_cast<float *>(out)[pixel * s.channelsOut + c] = y;
-          } else {
-            const float q = std::round(y / o.scale) + static_cast<float>(o.zeroPoint);
-            static_cast<int8_t *>(out)[pixel * s.channelsOut + c] =
-                static_cast<int8_t>(std::clamp(q, -128.0f, 127.0f));
-          }
+          writeOutput(o, s.K, lo, hi, s.channelsOut, pixel, c, conv, out);
         }
       }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lce_kernels/kernels.h"
+#include "output_transform.h"
 
 namespace lce_kernels {
 
@@ -10,17 +11,12 @@ std::string PoolShape::finalize() {
   if (batch < 1 || inHeight < 1 || inWidth < 1 || words < 1 || filterHeight < 1 || filterWidth < 1 ||
       strideHeight < 1 || strideWidth < 1)
     return "shapes, filters and strides must be positive";
-  if (samePadding) {
-    outHeight = (inHeight + strideHeight - 1) / strideHeight;
-    outWidth = (inWidth + strideWidth - 1) / strideWidth;
-    padTop = std::max<int64_t>((outHeight - 1) * strideHeight + filterHeight - inHeight, 0) / 2;
-    padLeft = std::max<int64_t>((outWidth - 1) * strideWidth + filterWidth - inWidth, 0) / 2;
-  } else {
-    if (filterHeight > inHeight || filterWidth > inWidth) return "VALID filter larger than the input";
-    outHeight = (inHeight - filterHeight) / strideHeight + 1;
-    outWidth = (inWidth - filterWidth) / strideWidth + 1;
-    padTop = padLeft = 0;
-  }
+  if (std::string err = windowGeometry(inHeight, filterHeight, strideHeight, samePadding, outHeight, padTop);
+      !err.empty())
+    return err;
+  if (std::string err = windowGeometry(inWidth, filterWidth, strideWidth, samePadding, outWidth, padLeft);
+      !err.empty())
+    return err;
   return "";
 }
 

@@ -1,0 +1,56 @@
+// The pieces of semantics.md that every Bconv2d/pool implementation shares, in one place:
+// TF's output size and padding, and the Bconv2d output transform (float, int8, bitpacked).
+#ifndef LCE_KERNELS_OUTPUT_TRANSFORM_H
+#define LCE_KERNELS_OUTPUT_TRANSFORM_H
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "lce_kernels/kernels.h"
+
+namespace lce_kernels {
+namespace {  // internal linkage: included by translation units built with different ISA flags
+
+// Output size and leading padding of one spatial dimension for an effective (dilated) window.
+// Returns an error message, or "".
+std::string windowGeometry(int64_t in, int64_t effective, int64_t stride, bool same, int64_t &out,
+                                  int64_t &padBefore) {
+  if (same) {
+    out = (in + stride - 1) / stride;
+    padBefore = std::max<int64_t>((out - 1) * stride + effective - in, 0) / 2;
+    return "";
+  }
+  if (effective > in) return "VALID filter larger than the input";
+  out = (in - effective) / stride + 1;
+  padBefore = 0;
+  return "";
+}
+
+// Writes output channel `c` of output pixel `pixel` from its conv value (semantics.md):
+// float: clamp(conv, lo, hi) * m + b in float32 (no FMA contraction: build with
+// -ffp-contract=off); int8: round(y / scale) + zero point, saturated; bitpacked: bit = 1 when
+// accum_eff = (K - conv) / 2 exceeds the threshold. Bitpacked words must be zeroed beforehand.
+void writeOutput(const Bconv2dOutput &o, int64_t K, int64_t lo, int64_t hi, int64_t channelsOut,
+                        int64_t pixel, int64_t c, int64_t conv, void *out) {
+  if (o.type == OutputType::kBitpacked) {
+    if (K - conv > 2 * static_cast<int64_t>(o.threshold[c]))
+      static_cast<int32_t *>(out)[pixel * packedWords(channelsOut) + c / 32] |= static_cast<int32_t>(1u << (c % 32));
+    return;
+  }
+  const float clamped = static_cast<float>(std::clamp(conv, lo, hi));
+  const float scaled = clamped * (o.multiplier ? o.multiplier[c] : 1.0f);
+  const float y = scaled + (o.bias ? o.bias[c] : 0.0f);
+  if (o.type == OutputType::kFloat) {
+    static_cast<float *>(out)[pixel * channelsOut + c] = y;
+  } else {
+    const float q = std::round(y / o.scale) + static_cast<float>(o.zeroPoint);
+    static_cast<int8_t *>(out)[pixel * channelsOut + c] = static_cast<int8_t>(std::clamp(q, -128.0f, 127.0f));
+  }
+}
+
+}  // namespace
+}  // namespace lce_kernels
+
+#endif  // LCE_KERNELS_OUTPUT_TRANSFORM_H
