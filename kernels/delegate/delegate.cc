@@ -39,6 +39,8 @@ struct Op {
   std::vector<int> inputs, outputs;
   std::map<std::string, int64_t> options;
   int nodeIndex;
+  lce_kernels::Bconv2dShape bconv;  // derived and validated in prepare, used by invoke
+  lce_kernels::PoolShape pool;
 };
 
 struct Partition {
@@ -116,7 +118,7 @@ TfLiteStatus bconvShape(TfLiteContext *ctx, const Op &op, lce_kernels::Bconv2dSh
   return kTfLiteOk;
 }
 
-TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, const Op &op) {
+TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
   for (int i : op.inputs) LCE_ENSURE(ctx, i == -1 || tensor(ctx, i), "Lce op: bad input tensor index");
   for (int i : op.outputs) LCE_ENSURE(ctx, tensor(ctx, i), "Lce op: bad output tensor index");
   const TfLiteTensor *in = tensor(ctx, op.inputs[0]);
@@ -142,7 +144,7 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, const Op &op) {
       return resize(ctx, p, op.outputs[0], od);
     }
     case OpKind::kBconv2d: {
-      lce_kernels::Bconv2dShape s;
+      lce_kernels::Bconv2dShape &s = op.bconv;
       if (bconvShape(ctx, op, s) != kTfLiteOk) return kTfLiteError;
       LCE_ENSURE(ctx, op.inputs.size() == 5, "LceBconv2d: needs 5 inputs");
       const int64_t act = option(op, "fused_activation_function", 0);
@@ -163,7 +165,7 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, const Op &op) {
     }
     case OpKind::kBMaxPool2d: {
       LCE_ENSURE(ctx, in->type == kTfLiteInt32 && id.size() == 4, "LceBMaxPool2d: input must be 4-D int32");
-      lce_kernels::PoolShape s;
+      lce_kernels::PoolShape &s = op.pool;
       s.batch = id[0], s.inHeight = id[1], s.inWidth = id[2], s.words = id[3];
       s.filterHeight = option(op, "filter_height", -1), s.filterWidth = option(op, "filter_width", -1);
       s.strideHeight = option(op, "stride_height", -1), s.strideWidth = option(op, "stride_width", -1);
@@ -204,8 +206,7 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
       return kTfLiteOk;
     }
     case OpKind::kBconv2d: {
-      lce_kernels::Bconv2dShape s;
-      if (bconvShape(ctx, op, s) != kTfLiteOk) return kTfLiteError;
+      const lce_kernels::Bconv2dShape &s = op.bconv;
       lce_kernels::Bconv2dOutput o;
       const int64_t act = option(op, "fused_activation_function", 0);
       if (act == 1) o.clampLow = 0;                        // RELU
@@ -224,12 +225,7 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d: {
-      lce_kernels::PoolShape s;
-      s.batch = id[0], s.inHeight = id[1], s.inWidth = id[2], s.words = id[3];
-      s.filterHeight = option(op, "filter_height", 1), s.filterWidth = option(op, "filter_width", 1);
-      s.strideHeight = option(op, "stride_height", 1), s.strideWidth = option(op, "stride_width", 1);
-      s.samePadding = option(op, "padding", 1) == 0;
-      s.finalize();
+      const lce_kernels::PoolShape &s = op.pool;
       lce_kernels::bmaxpool2d(s, static_cast<const int32_t *>(in->data), static_cast<int32_t *>(out->data));
       return kTfLiteOk;
     }
@@ -269,7 +265,7 @@ void kernelFree(TfLiteContext *, void *buffer) { delete static_cast<Partition *>
 TfLiteStatus kernelPrepare(TfLiteContext *ctx, TfLiteNode *node) {
   auto *p = static_cast<Partition *>(node->user_data);
   LCE_ENSURE(ctx, p != nullptr, "lce_convert delegate: initialisation failed");
-  for (const Op &op : p->ops) {
+  for (Op &op : p->ops) {
     LCE_ENSURE(ctx, !op.options.count("__malformed__"), "lce_convert delegate: malformed custom options");
     LCE_ENSURE(ctx, !op.inputs.empty() && op.outputs.size() == 1, "Lce op: expected inputs and one output");
     if (prepareOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
