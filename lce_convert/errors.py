@@ -11,3 +11,7 @@ class InvalidModelError(LceConvertError, ValueError):
 
 class PassPipelineError(LceConvertError, RuntimeError):
     """A pass pipeline was malformed or failed on the module."""
+
+
+class HlsUnsupportedError(LceConvertError, ValueError):
+    """The HLS lowering cannot lower this model (the message names the layer and the reason)."""
