@@ -2,6 +2,8 @@
 
     lce-convert mlir model.tflite [--debug-info] [--elide N] [-p PIPELINE]
     lce-convert opt model.tflite -p PIPELINE -o out.tflite
+    lce-convert hls model.tflite -o out_dir [--target-cycles N | --lut-budget N]
+                [--input-type T] [--output-type T] [--clock-mhz F] [--part P]
 """
 import argparse
 import sys
@@ -27,8 +29,20 @@ def main(argv=None):
     p.add_argument("model")
     p.add_argument("-p", "--pipeline", required=True)
     p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("hls", help="lower a converted .tflite model to a Vitis-HLS project")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", required=True, help="project directory")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--target-cycles", type=int, default=None, help="cycles per frame to fold for")
+    g.add_argument("--lut-budget", type=int, default=None, help="estimated LUTs to fold within")
+    p.add_argument("--input-type", default=None, help="fixed-point input type, e.g. 'ap_fixed<16,8,AP_RND_CONV,AP_SAT>'")
+    p.add_argument("--output-type", default=None, help="fixed-point type of fixed-point outputs")
+    p.add_argument("--clock-mhz", type=float, default=200.0)
+    p.add_argument("--part", default="xczu3eg-sbva484-1-e", help="FPGA part for synth.tcl")
     args = parser.parse_args(argv)
 
+    if args.command == "hls":
+        return _hls(args)
     from .mlir import import_tflite
     try:
         module = import_tflite(_read(args.model))
@@ -42,6 +56,22 @@ def main(argv=None):
     except (LceConvertError, OSError) as e:
         print("lce-convert: error: %s" % e, file=sys.stderr)
         return 1
+    return 0
+
+
+def _hls(args):
+    from . import hls
+    config = {k: v for k, v in (("target_cycles", args.target_cycles), ("lut_budget", args.lut_budget),
+                                ("input_type", args.input_type), ("output_type", args.output_type))
+              if v is not None}
+    try:
+        project = hls.export(_read(args.model), args.output, clock_mhz=args.clock_mhz, part=args.part, **config)
+    except (LceConvertError, OSError) as e:
+        print("lce-convert: error: %s" % e, file=sys.stderr)
+        return 1
+    print(project.report_text)
+    print("wrote %s (C-simulation: AP_TYPES=<ap_types dir> %s/build_csim.sh; synthesis: vitis_hls -f synth.tcl)"
+          % (args.output, args.output))
     return 0
 
 

@@ -9,6 +9,6 @@ on binary layers.
     y, traces = hls.csim("out_dir", x, trace=True)
 
 See docs in kernels/hls/README.md for the units, the exactness rules and the estimates."""
-from .api import HlsProject, csim, export, lower, quantize_input
+from .api import HlsProject, compare, csim, export, lower, quantize_input
 
-__all__ = ["HlsProject", "csim", "export", "lower", "quantize_input"]
+__all__ = ["HlsProject", "compare", "csim", "export", "lower", "quantize_input"]

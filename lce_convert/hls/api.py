@@ -250,3 +250,58 @@ def _read(path, info, n):
     if info["kind"] == "bits":
         return np.fromfile(path, "<i4").reshape(n, h, w, -(-c // 32))
     return np.fromfile(path, "<f8").reshape(n, h, w, c)
+
+
+def _with_outputs(model_bytes, value_ids):
+    """The model with the given values (ids of the imported module, as the lowering numbers
+    them) added to the main subgraph's outputs (for CPU traces)."""
+    from .. import _tflite_io, mlir
+    desc = mlir.import_tflite(model_bytes)._handle.to_description()
+    f = desc["functions"][0]
+    f["returns"] = list(f["returns"]) + list(value_ids)
+    desc["attrs"].pop("tfl.signature_defs", None)
+    return _tflite_io.write(desc)
+
+
+def _decode(n):
+    return n.decode(errors="replace") if isinstance(n, bytes) else n
+
+
+def compare(project, model, x, num_threads=1):
+    """Per-layer comparison of the C-simulation against the CPU runtime (our delegate) on
+    inputs `x` (taken on the input type's grid first, so both see the same values). Returns a
+    list of dicts per traced unit with a CPU counterpart: name, source, kind, and for bits
+    `mismatches` (differing bits), for fixed point `max_abs_diff` and `lsb` of the C-sim type."""
+    from ..interpreter import Interpreter
+    out_dir = project.out_dir if isinstance(project, HlsProject) else str(project)
+    with open(os.path.join(out_dir, "design.json")) as f:
+        meta = json.load(f)
+    xq = quantize_input(x, meta["input"]["type"]).astype(np.float32)
+    y, traces = csim(out_dir, xq, trace=True)
+    wanted = [t for t in meta["traces"] if t.get("cpu_value") is not None and t["name"] in traces]
+    names = list(dict.fromkeys(t["cpu_value"] for t in wanted))
+    it = Interpreter(_with_outputs(_model_bytes(model), names), num_threads=num_threads)
+    cpu = it.predict(xq)
+    cpu = list(cpu) if isinstance(cpu, (list, tuple)) else [cpu]
+    by_name = dict(zip(names, cpu[1:]))
+    rows = []
+    for t in wanted:
+        a, b = traces[t["name"]], np.asarray(by_name[t["cpu_value"]])
+        row = dict(name=t["name"], source=t["source"], kind=t["kind"], cpu_tensor=t["cpu_tensor"])
+        if a.size != b.size:
+            row["error"] = "shape %s vs CPU %s" % (list(a.shape), list(b.shape))
+        elif t["kind"] == "bits":
+            diff = np.bitwise_xor(a.reshape(-1).view(np.uint32), b.reshape(-1).astype(np.int32).view(np.uint32))
+            row["mismatches"] = int(sum(bin(int(v)).count("1") for v in diff[diff != 0]))
+        else:
+            row["max_abs_diff"] = float(np.max(np.abs(a.reshape(-1) - b.reshape(-1).astype(np.float64))))
+            row["lsb"] = float(exact.parse_fixed(t["type"]).lsb()) if t.get("type", "").startswith("ap_") and \
+                "fixed" in t["type"] else 0.0
+        rows.append(row)
+    final = np.asarray(cpu[0])
+    rows.append(dict(name="output", source="model output", kind=meta["output"]["kind"],
+                     **({"mismatches": int(np.sum(np.asarray(y).reshape(-1) != final.reshape(-1)))}
+                        if meta["output"]["kind"] == "bits" else
+                        {"max_abs_diff": float(np.max(np.abs(np.asarray(y, np.float64).reshape(-1)
+                                                              - final.reshape(-1).astype(np.float64))))})))
+    return rows

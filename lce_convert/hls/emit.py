@@ -376,7 +376,9 @@ exit
     meta = dict(
         input=dict(shape=list(inp.shape), type=design.input_type.cpp()),
         output=dict(shape=list(out.shape), kind=out.kind, type=out.elem_cpp() if out.kind == "fixed" else None),
-        traces=[dict(name=u.name, source=u.source, kind=u.output.kind, shape=list(u.output.shape))
+        traces=[dict(name=u.name, source=u.source, kind=u.output.kind, shape=list(u.output.shape),
+                     cpu_value=u.output.cpu_tensor[0] if u.output.cpu_tensor else None,
+                     cpu_tensor=u.output.cpu_tensor[1] if u.output.cpu_tensor else None, type=u.output.elem_cpp() if u.output.kind == "fixed" else None)
                 for u in design.units if u.output is not out and not isinstance(u, Swu)],
     )
     with open(os.path.join(out_dir, "design.json"), "w") as f:

@@ -36,6 +36,7 @@ class Stream:
 
     def __init__(self, name, kind, shape, elem=None):
         self.name, self.kind, self.shape, self.elem = name, kind, tuple(int(s) for s in shape), elem
+        self.cpu_tensor = None  # (value id, name) of the model tensor with the same values on the CPU
 
     @property
     def pixels(self):
@@ -241,7 +242,7 @@ class _Lowering:
     def __init__(self, desc, config):
         self.desc, self.config = desc, config
         self.units, self.values, self.n_streams = [], {}, 0
-        self.uses, self.result_shapes = {}, {}
+        self.uses, self.result_shapes, self.value_names = {}, {}, {}
         self.layer_cfg = config.get("layers") or {}
 
     # streams and names
@@ -291,12 +292,18 @@ class _Lowering:
         self.input = self.stream("fixed", _hwc(_shape(arg["type"]), "model input"), input_type)
         self.values[arg["id"]] = self.input
         self.input_type = input_type
+        live = set(f["returns"])
+        for op in reversed(f["ops"]):
+            if any(r["id"] in live for r in op["results"]):
+                live.update(op["operands"])
         for op in f["ops"]:
-            self.op(op)
+            if any(r["id"] in live for r in op["results"]):  # dead ops need no hardware
+                self.op(op)
         (ret,) = f["returns"]
         out = self.values.get(ret)
         if isinstance(out, _Pending):
             out = self.finish(out, "fixed")
+            out.cpu_tensor = (ret, self.value_names.get(ret))
         if not isinstance(out, Stream):
             raise HlsUnsupportedError("model output is not computed by a supported layer")
         d = Design(self.units, self.input, out, input_type, None, self.config)
@@ -310,6 +317,7 @@ class _Lowering:
         res = op["results"]
         src = _name(res[0]) if res else name
         for r in res:
+            self.value_names[r["id"]] = _name(r)
             if isinstance(r.get("type"), dict) and r["type"].get("shape") is not None:
                 self.result_shapes[r["id"]] = _shape(r["type"])
         if name == "tfl.const":
@@ -343,6 +351,8 @@ class _Lowering:
         except HlsUnsupportedError as e:
             msg = str(e)
             raise HlsUnsupportedError(msg if msg.startswith("layer ") else "layer %s: %s" % (src, msg)) from None
+        if isinstance(out, Stream) and out.cpu_tensor is None:
+            out.cpu_tensor = (res[0]["id"], src)
         self.values[res[0]["id"]] = out
 
     def operand(self, op, i):
@@ -352,6 +362,7 @@ class _Lowering:
         v = self.operand(op, i)
         if isinstance(v, _Pending):
             v = self.finish(v, "fixed")
+            v.cpu_tensor = (op["operands"][i], self.value_names.get(op["operands"][i]))
             self.values[op["operands"][i]] = v
         if not isinstance(v, Stream):
             raise HlsUnsupportedError("operand %d is not an activation stream" % i)
@@ -426,10 +437,16 @@ class _Lowering:
         x = self.materialized(op, 0, "bits")
         filt = self.const(op["operands"][1], "the filter")
         co, kh, kw, words = filt.shape
-        cg = int(_attr(op, "channels_in"))
-        if x.channels % cg:
-            raise HlsUnsupportedError("channels_in %d does not divide the %d input channels" % (cg, x.channels))
-        groups = x.channels // cg
+        ci = int(_attr(op, "channels_in"))  # all input channels; groups from the packed filter depth
+        if ci != x.channels:
+            raise HlsUnsupportedError("channels_in %d does not match the %d input channels" % (ci, x.channels))
+        groups = -(-ci // 32) // words if words else 0
+        if groups < 1 or -(-ci // 32) % words or ci % groups:
+            raise HlsUnsupportedError("filter depth of %d words does not divide %d input channels into groups"
+                                      % (words, ci))
+        cg = ci // groups
+        if -(-cg // 32) != words:
+            raise HlsUnsupportedError("filter depth of %d words does not match %d channels per group" % (words, cg))
         if co % groups:
             raise HlsUnsupportedError("%d output channels are not divisible by %d groups" % (co, groups))
         bits = np.unpackbits(np.ascontiguousarray(filt.astype("<i4")).view(np.uint8), bitorder="little")
@@ -443,7 +460,9 @@ class _Lowering:
                                       "domain needs C/2 per padded tap (train with pad_values=1 or an even "
                                       "channel count)" % cg)
         name = self.unit_name("bconv")
-        win = self.swu(name, src, x, g, pad_is_data=True)
+        # one padding: padded taps are all-zero words (+1); zero padding: flagged taps that add
+        # SIMD/2 to the popcount, i.e. 0 to the +-1 dot product
+        win = self.swu(name, src, x, g, pad_is_data=not zero_pad)
         u = self.add(BMvau(name, src, win, x.channels, co, kh * kw, groups, g["OH"] * g["OW"], bits, bool(zero_pad)))
         mult, bias, thr = self.operand(op, 2), self.operand(op, 3), self.operand(op, 4)
         out_shape = (g["OH"], g["OW"], co)

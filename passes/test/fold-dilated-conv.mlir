@@ -1,6 +1,7 @@
 // RUN: lce-opt %s -tfl-fold-dilated-conv -split-input-file | FileCheck %s
 
 // CHECK-LABEL: func.func @sandwich
+// CHECK-NOT: SPACE_TO_BATCH_ND
 // CHECK: "tfl.conv_2d"(%arg0, {{.*}}dilation_h_factor = 2 : i32, dilation_w_factor = 2 : i32{{.*}}padding = "VALID"{{.*}} -> tensor<1x8x8x4xf32>
 // CHECK-NOT: SPACE_TO_BATCH_ND
 // CHECK-NOT: BATCH_TO_SPACE_ND

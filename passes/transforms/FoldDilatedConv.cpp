@@ -61,6 +61,10 @@ struct FoldSandwich : OpRewritePattern<tfl::BuiltinOp> {
     state.attributes.set("dilation_h_factor", rewriter.getI32IntegerAttr((*block)[0]));
     state.attributes.set("dilation_w_factor", rewriter.getI32IntegerAttr((*block)[1]));
     rewriter.replaceOp(bts, rewriter.create(state)->getResults());
+    // The undilated conv and the SPACE_TO_BATCH_ND are dead now. A generic tfl.builtin has
+    // unknown effects, so nothing else would remove it (and its PADV2 producer would stay).
+    rewriter.eraseOp(conv);
+    rewriter.eraseOp(stb);
     return success();
   }
 };
