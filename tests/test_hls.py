@@ -424,3 +424,20 @@ def test_cli_hls(tmp_path, capsys):
     assert (tmp_path / "out" / "firmware" / "top.cpp").is_file()
     assert main(["hls", str(path), "-o", str(tmp_path / "o2"), "--input-type", "int"]) == 1
     assert "input_type" in capsys.readouterr().err
+
+
+@needs_gxx
+@pytest.mark.parametrize("otype", ["ap_fixed<6,4,AP_TRN,AP_SAT>", "ap_fixed<6,4,AP_RND_CONV,AP_WRAP>",
+                                   "ap_fixed<12,6,AP_RND,AP_SAT_SYM>"])
+def test_output_rounding_and_saturation_modes(otype, tmp_path):
+    """Fixed-point outputs are the exact value cast once to the configured type: compare with
+    numpy's model of the same quantization/overflow mode applied to the CPU's values (integer
+    logits here, so the CPU's float32 values are exact)."""
+    _ap_types_or_skip()
+    model = converted("binary_mlp", True)  # last layer: no BN, integer +-1 dot products
+    p = hls.export(model, str(tmp_path / "prj"), layers={"bconv2": dict(output_type=otype)})
+    x = _grid_inputs((8, 8, 1), 6, seed=11)
+    from lce_convert import Interpreter
+    cpu = Interpreter(model).predict(x).astype(np.float64)
+    assert np.array_equal(cpu, np.round(cpu)) and np.abs(cpu).max() > 8  # some values overflow the type
+    assert np.array_equal(hls.csim(p, x), hls.quantize_input(cpu, otype))

@@ -150,7 +150,8 @@ def report(design, clock_mhz=200.0):
     rows = []
     for u in design.units:
         est = estimate(u)
-        row = dict(name=u.name, kind=u.kind, source=u.source, cycles=cycles(u),
+        # every loop is pipelined at II = 1, so a unit accepts a new frame every `cycles`
+        row = dict(name=u.name, kind=u.kind, source=u.source, cycles=cycles(u), ii_cycles=cycles(u), loop_ii=1,
                    lut_estimate=est["lut"], bram18_estimate=est["bram18"], dsp_estimate=est["dsp"],
                    notes=list(u.notes))
         if isinstance(u, Mvau):
