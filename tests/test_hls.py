@@ -441,3 +441,19 @@ def test_output_rounding_and_saturation_modes(otype, tmp_path):
     cpu = Interpreter(model).predict(x).astype(np.float64)
     assert np.array_equal(cpu, np.round(cpu)) and np.abs(cpu).max() > 8  # some values overflow the type
     assert np.array_equal(hls.csim(p, x), hls.quantize_input(cpu, otype))
+
+
+@needs_gxx
+def test_lce_converted_model_lowers_too(tmp_path):
+    """LCE 0.16's converter output (same Lce* ops) lowers and matches the CPU runtime."""
+    _ap_types_or_skip()
+    import larq_compute_engine as lce
+    model = bytes(lce.convert_keras_model(bnn_zoo.ZOO["maxpool_binary"]()[0]))
+    p = hls.export(model, str(tmp_path / "prj"))
+    rows = hls.compare(p, model, _grid_inputs((20, 20, 16), 2, seed=9))
+    assert any(r["kind"] == "bits" for r in rows)
+    for r in rows:
+        if r["kind"] == "bits":
+            assert r["mismatches"] == 0, r
+        elif r["name"] == "output":
+            assert r["max_abs_diff"] <= 2.0 ** -16, r
