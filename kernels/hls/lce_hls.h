@@ -300,6 +300,101 @@ void fmvau(hls::stream<tap<vec<XT, CI> > > &in, hls::stream<typename Act::out_t>
   }
 }
 
+// One stream to two (a value read by two layers, e.g. a residual shortcut). The copy that
+// bypasses the longer branch needs a FIFO deep enough for that branch's latency: the emitted
+// top function sizes it with #pragma HLS STREAM.
+template <class T, int PIXELS>
+void fork2(hls::stream<T> &in, hls::stream<T> &a, hls::stream<T> &b) {
+  for (int p = 0; p < PIXELS; ++p) {
+#pragma HLS PIPELINE II = 1
+    const T x = in.read();
+    a.write(x);
+    b.write(x);
+  }
+}
+
+// Element-wise sum of two fixed-point streams, exact in TO (the lowering makes TO wide enough),
+// then an optional clamp to [LO, HI] (a fused ReLU variant).
+template <class TA, class TB, class TO, int C, int PIXELS, bool HAS_LO, int LO, bool HAS_HI, int HI>
+void add(hls::stream<vec<TA, C> > &a, hls::stream<vec<TB, C> > &b, hls::stream<vec<TO, C> > &out) {
+  for (int p = 0; p < PIXELS; ++p) {
+#pragma HLS PIPELINE II = 1
+    const vec<TA, C> x = a.read();
+    const vec<TB, C> y = b.read();
+    vec<TO, C> o;
+    for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+      TO z = TO(x.v[c]) + TO(y.v[c]);
+      if (HAS_LO && z < TO(LO)) z = TO(LO);
+      if (HAS_HI && z > TO(HI)) z = TO(HI);
+      o.v[c] = z;
+    }
+    out.write(o);
+  }
+}
+
+// Average pool (also a global mean: one window over the whole map): the exact sum of the valid
+// taps times recip[count] (1/count, exact for powers of two), cast once to OutT.
+template <class T, class SumT, class RecT, class OutT, int C, int PIXELS, int TAPS>
+void avgpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<OutT, C> > &out, const RecT *recip) {
+  for (int p = 0; p < PIXELS; ++p) {
+    SumT sum[C];
+#pragma HLS ARRAY_PARTITION variable = sum complete
+    for (int c = 0; c < C; ++c) sum[c] = 0;
+    int n = 0;
+    for (int t = 0; t < TAPS; ++t) {
+#pragma HLS PIPELINE II = 1
+      const tap<vec<T, C> > x = in.read();
+      if (x.pad) continue;
+      ++n;
+      for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+        sum[c] += SumT(x.data.v[c]);
+      }
+    }
+    vec<OutT, C> o;
+    for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+      o.v[c] = OutT(sum[c] * recip[n]);
+    }
+    out.write(o);
+  }
+}
+
+// Depthwise fixed-point convolution (depth multiplier 1): channel c only sees input channel c.
+// Weights: raw WT bits w[c*TAPS + t]. Cycles per pixel: (C/PE) * TAPS.
+template <int C, int TAPS, int PE, int PIXELS, class XT, class WT, int WW, class AccT, class Act>
+void fdwconv(hls::stream<tap<vec<XT, C> > > &in, hls::stream<typename Act::out_t> &out, const int64_t *w,
+             const Act &act) {
+  for (int p = 0; p < PIXELS; ++p) {
+    tap<vec<XT, C> > win[TAPS];
+    for (int t = 0; t < TAPS; ++t) {
+#pragma HLS PIPELINE II = 1
+      win[t] = in.read();
+    }
+    typename Act::out_t o;
+    set_zero(o);
+    for (int nf = 0; nf < C / PE; ++nf) {
+      AccT acc[PE];
+      for (int pe = 0; pe < PE; ++pe) acc[pe] = 0;
+      for (int t = 0; t < TAPS; ++t) {
+#pragma HLS PIPELINE II = 1
+        if (win[t].pad) continue;
+        for (int pe = 0; pe < PE; ++pe) {
+#pragma HLS UNROLL
+          const int c = nf * PE + pe;
+          acc[pe] += AccT(from_raw<WT, WW>(w[c * TAPS + t]) * win[t].data.v[c]);
+        }
+      }
+      for (int pe = 0; pe < PE; ++pe) {
+#pragma HLS UNROLL
+        act.set(o, nf * PE + pe, acc[pe]);
+      }
+    }
+    out.write(o);
+  }
+}
+
 // Sign of fixed-point values: bit 1 (-1) iff x < 0 (so 0 gives +1, like larq's sign).
 template <class T, int C, int PIXELS>
 void sign(hls::stream<vec<T, C> > &in, hls::stream<ap_uint<C> > &out) {

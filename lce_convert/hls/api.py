@@ -3,6 +3,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -14,7 +15,7 @@ from . import emit as _emit
 from . import exact, folding
 from .lowering import lower as _lower
 
-_OPTIONS = {"input_type", "output_type", "target_cycles", "lut_budget", "layers", "clock_mhz", "part",
+_OPTIONS = {"input_type", "output_type", "intermediate_type", "target_cycles", "lut_budget", "layers", "clock_mhz", "part",
             "max_weight_frac_bits"}
 
 
@@ -35,7 +36,7 @@ def _check_config(config):
     if unknown:
         raise LceConvertError("unknown HLS option(s): %s (known: %s)" % (", ".join(sorted(unknown)),
                                                                         ", ".join(sorted(_OPTIONS))))
-    for key in ("input_type", "output_type"):
+    for key in ("input_type", "output_type", "intermediate_type"):
         if key in config:
             try:
                 exact.parse_fixed(config[key])
@@ -263,6 +264,12 @@ def _with_outputs(model_bytes, value_ids):
     return _tflite_io.write(desc)
 
 
+def _lsb(ctype):
+    """The LSB of an ap_fixed/ap_ufixed<W, I, ...> type name (1 for ap_int)."""
+    m = re.match(r"ap_u?fixed<\s*(\d+)\s*,\s*(-?\d+)", ctype)
+    return 2.0 ** -(int(m.group(1)) - int(m.group(2))) if m else 1.0
+
+
 def _decode(n):
     return n.decode(errors="replace") if isinstance(n, bytes) else n
 
@@ -295,13 +302,15 @@ def compare(project, model, x, num_threads=1):
             row["mismatches"] = int(sum(bin(int(v)).count("1") for v in diff[diff != 0]))
         else:
             row["max_abs_diff"] = float(np.max(np.abs(a.reshape(-1) - b.reshape(-1).astype(np.float64))))
-            row["lsb"] = float(exact.parse_fixed(t["type"]).lsb()) if t.get("type", "").startswith("ap_") and \
-                "fixed" in t["type"] else 0.0
+            row["max_abs_cpu"] = float(np.max(np.abs(b)))
+            row["lsb"] = _lsb(t.get("type") or "")
         rows.append(row)
     final = np.asarray(cpu[0])
     rows.append(dict(name="output", source="model output", kind=meta["output"]["kind"],
                      **({"mismatches": int(np.sum(np.asarray(y).reshape(-1) != final.reshape(-1)))}
                         if meta["output"]["kind"] == "bits" else
                         {"max_abs_diff": float(np.max(np.abs(np.asarray(y, np.float64).reshape(-1)
-                                                              - final.reshape(-1).astype(np.float64))))})))
+                                                              - final.reshape(-1).astype(np.float64)))),
+                         "max_abs_cpu": float(np.max(np.abs(final))),
+                         "lsb": _lsb(meta["output"]["type"] or "")})))
     return rows

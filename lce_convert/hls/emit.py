@@ -18,16 +18,17 @@ import numpy as np
 
 from . import exact
 from .exact import Fixed, INF
-from .lowering import BMaxPool, BMvau, Dequantize, FMvau, Flatten, MaxPool, Sign, Swu
+from .lowering import Add, AvgPool, BMaxPool, BMvau, Dequantize, FMvau, Flatten, Fork, MaxPool, Sign, Swu
 
 
 def template_header():
     """Path of lce_hls.h: installed next to the compiled modules, or in the source tree."""
     from .. import _kernels
     here = os.path.dirname(os.path.abspath(_kernels.__file__))
-    for p in (os.path.join(here, "hls_include", "lce_hls.h"),
-              os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                           "kernels", "hls", "lce_hls.h")):
+    # the source tree first (editable installs), then the copy installed with the package
+    for p in (os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "kernels", "hls", "lce_hls.h"),
+              os.path.join(here, "hls_include", "lce_hls.h")):
         if os.path.isfile(p):
             return p
     raise FileNotFoundError("lce_hls.h not found (reinstall lce_convert)")
@@ -109,6 +110,30 @@ class _Emitter:
             self.bmvau(u, ins[0], out)
         elif isinstance(u, FMvau):
             self.fmvau(u, ins[0], out)
+        elif isinstance(u, Fork):
+            a, b = u.outputs
+            self.call("lce_hls::fork2<%s, %d>(%s, %s, %s);" % (u.inputs[0].pixel_cpp(), u.inputs[0].pixels, ins[0],
+                                                              self.sname(a), self.sname(b)))
+        elif isinstance(u, Add):
+            a, b = u.inputs
+            self.call("lce_hls::add<%s, %s, %s, %d, %d, %s, %d, %s, %d>(%s, %s, %s);" % (
+                a.elem_cpp(), b.elem_cpp(), u.output.elem_cpp(), a.channels, a.pixels,
+                "true" if u.lo != -INF else "false", 0 if u.lo == -INF else int(u.lo),
+                "true" if u.hi != INF else "false", 0 if u.hi == INF else int(u.hi), ins[0], ins[1], out))
+        elif isinstance(u, AvgPool):
+            p, x = u.name, u.inputs[0]
+            rt = Fixed(66, 2)
+            recip = []
+            for n in range(u.taps + 1):
+                r = Fraction(1, n) if n else Fraction(0)
+                if r.denominator & (r.denominator - 1):
+                    r = Fraction(round(r * 2 ** 64), 2 ** 64)
+                recip.append(exact.cpp_literal(r, p + "_rec_t"))
+            self.params.append("typedef %s %s_rec_t;\ntypedef %s %s_sum_t;" % (rt.cpp(), p, u.sum_type.cpp(), p))
+            self.arr(p + "_rec_t", p + "_recip", recip, 4)
+            self.width(2 * max(rt.W, u.sum_type.W) + 2)
+            self.call("lce_hls::avgpool<%s, %s_sum_t, %s_rec_t, %s, %d, %d, %d>(%s, %s, %s_recip);" % (
+                x.elem_cpp(), p, p, u.output.elem_cpp(), x.channels, u.output.pixels, u.taps, ins[0], out, p))
         elif isinstance(u, MaxPool):
             x = u.output
             self.call("lce_hls::maxpool<%s, %d, %d, %d>(%s, %s);" % (x.elem_cpp(), x.channels, x.pixels, u.taps,
@@ -132,7 +157,7 @@ class _Emitter:
                                                                     out))
         else:  # pragma: no cover
             raise AssertionError(u)
-        if u.output is not self.d.output and u.output.kind in ("bits", "fixed") and not isinstance(u, Swu):
+        if u.output is not self.d.output and not isinstance(u, (Swu, Fork)):
             self.body.append("  LCE_TRACE_STREAM(%s, \"%s\");" % (out, u.name))
 
     def call(self, text):
@@ -215,6 +240,10 @@ class _Emitter:
         else:
             inst = self.affine(u, u.act[1], u.act[2], acc)
         self.call("{ static const %s" % inst)
+        if u.depthwise:
+            self.call("  lce_hls::fdwconv<%d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
+                u.co, u.taps, u.pe, u.pixels, xt.cpp(), p, wt.W, acc, inp, out, p, p))
+            return
         self.call("  lce_hls::fmvau<%d, %d, %d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
             u.ci, u.co, u.taps, u.simd, u.pe, u.pixels, xt.cpp(), p, wt.W, acc, inp, out, p, p))
 
@@ -228,13 +257,16 @@ class _Emitter:
     def streams(self):
         decl = []
         for u in self.d.units:
-            s = u.output
-            if s is self.d.output:
-                continue
-            t = s.pixel_cpp()
-            if isinstance(u, Swu):
-                t = "lce_hls::tap<%s >" % t
-            decl.append("  hls::stream<%s > %s(\"%s\");" % (t, s.name, s.name))
+            for s in getattr(u, "outputs", [u.output]):
+                if s is self.d.output:
+                    continue
+                t = s.pixel_cpp()
+                if isinstance(u, Swu):
+                    t = "lce_hls::tap<%s >" % t
+                decl.append("  hls::stream<%s > %s(\"%s\");" % (t, s.name, s.name))
+                if isinstance(u, Fork):
+                    # a shortcut copy waits for the other branch: room for a whole frame
+                    decl.append("#pragma HLS STREAM variable = %s depth = %d" % (s.name, s.pixels + 2))
         return decl
 
 

@@ -26,6 +26,9 @@ from .exact import Chain, Fixed, INF
 
 DEFAULT_INPUT_TYPE = "ap_fixed<16,8,AP_RND_CONV,AP_SAT>"
 DEFAULT_OUTPUT_TYPE = "ap_fixed<32,16,AP_RND_CONV,AP_SAT>"
+# fixed-point values between layers (residual streams, pooled maps): 32 fraction bits, so that
+# their one rounding is far below float32's own error on the CPU
+DEFAULT_INTERMEDIATE_TYPE = "ap_fixed<48,16,AP_RND_CONV,AP_SAT>"
 _ACTIVATION_CLAMPS = {  # in the accumulator/value domain
     "NONE": (-INF, INF), "RELU": (0, INF), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1),
 }
@@ -130,8 +133,9 @@ class BMvau(Mvau):
 class FMvau(Mvau):
     kind = "fmvau"
 
-    def __init__(self, name, source, inp, ci, co, taps, pixels, weights, xtype):
+    def __init__(self, name, source, inp, ci, co, taps, pixels, weights, xtype, depthwise=False):
         super().__init__(name, source, inp, ci, co, taps, 1, pixels)
+        self.depthwise = depthwise  # ci == 1: channel o reads input channel o
         self.weights = weights      # list of Fractions, index (o*taps + t)*ci + c
         self.xtype = exact.Fixed(2, 2) if xtype == "ap_int<2>" else xtype
         # Exact formats: weights (symmetric, so a channel can be negated), and an accumulator
@@ -147,6 +151,28 @@ class FMvau(Mvau):
 class MaxPool(BMaxPool):
     """Max-pool of fixed-point values (out-of-image taps ignored, like TF)."""
     kind = "maxpool"
+
+
+class Fork(Unit):
+    """One stream to two; `outputs` holds both copies (output is the first)."""
+    kind = "fork"
+
+
+class Add(Unit):
+    kind = "add"
+
+    def __init__(self, name, source, a, b, out, lo, hi):
+        super().__init__(name, source, [a, b], out)
+        self.lo, self.hi = lo, hi
+
+
+class AvgPool(Unit):
+    """Average pool / global mean: exact window sum times 1/count."""
+    kind = "avgpool"
+
+    def __init__(self, name, source, inp, out, taps, sum_type):
+        super().__init__(name, source, [inp], out)
+        self.taps, self.sum_type = taps, sum_type
 
 
 class Sign(Unit):
@@ -279,11 +305,17 @@ class _Lowering:
         if len(f["args"]) != 1 or len(f["returns"]) != 1:
             raise HlsUnsupportedError("the HLS lowering supports models with one input and one output "
                                       "(this one has %d and %d)" % (len(f["args"]), len(f["returns"])))
-        for op in f["ops"]:
+        live = set(f["returns"])
+        for op in reversed(f["ops"]):
+            if any(r["id"] in live for r in op["results"]):
+                live.update(op["operands"])
+        self.live_ops = [op for op in f["ops"] if any(r["id"] in live for r in op["results"])]
+        for op in self.live_ops:  # dead ops need no hardware
             for o in op["operands"]:
                 self.uses[o] = self.uses.get(o, 0) + 1
         for r in f["returns"]:
             self.uses[r] = self.uses.get(r, 0) + 1
+        self.forks = {}
         arg = f["args"][0]
         if arg["type"]["elem"] != "f32" or arg["type"]["quant"]:
             raise HlsUnsupportedError("model input %s: only float32 inputs are supported (got %s)"
@@ -292,18 +324,15 @@ class _Lowering:
         self.input = self.stream("fixed", _hwc(_shape(arg["type"]), "model input"), input_type)
         self.values[arg["id"]] = self.input
         self.input_type = input_type
-        live = set(f["returns"])
-        for op in reversed(f["ops"]):
-            if any(r["id"] in live for r in op["results"]):
-                live.update(op["operands"])
-        for op in f["ops"]:
-            if any(r["id"] in live for r in op["results"]):  # dead ops need no hardware
-                self.op(op)
+        for op in self.live_ops:
+            self.op(op)
         (ret,) = f["returns"]
         out = self.values.get(ret)
         if isinstance(out, _Pending):
-            out = self.finish(out, "fixed")
+            out = self.finish(out, "fixed", final=True)
             out.cpu_tensor = (ret, self.value_names.get(ret))
+        elif isinstance(out, Stream):
+            out = self.take(ret, out)
         if not isinstance(out, Stream):
             raise HlsUnsupportedError("model output is not computed by a supported layer")
         d = Design(self.units, self.input, out, input_type, None, self.config)
@@ -337,7 +366,8 @@ class _Lowering:
             "lq.Bconv2d": self.bconv2d, "lq.BMaxPool2d": self.bmaxpool, "lq.Quantize": self.quantize,
             "lq.Dequantize": self.dequantize, "tfl.reshape": self.reshape,
             "tfl.mul": self.elementwise, "tfl.add": self.elementwise, "tfl.sub": self.elementwise,
-            "tfl.relu": self.relu, "tfl.max_pool_2d": self.maxpool, "tfl.relu6": self.relu, "tfl.relu_n1_to_1": self.relu,
+            "tfl.relu": self.relu, "tfl.max_pool_2d": self.maxpool, "tfl.average_pool_2d": self.avgpool,
+            "tfl.mean": self.avgpool, "tfl.depthwise_conv_2d": self.depthwise, "tfl.relu6": self.relu, "tfl.relu_n1_to_1": self.relu,
         }.get(name)
         if handler is None:
             label = name if name not in ("tfl.builtin", "tfl.custom") else "%s %s" % (
@@ -359,17 +389,37 @@ class _Lowering:
         return self.values.get(op["operands"][i])
 
     def materialized(self, op, i, kind=None):
+        """The stream of operand i for this consumer (a copy from a fork if the value has
+        several consumers)."""
+        vid = op["operands"][i]
         v = self.operand(op, i)
         if isinstance(v, _Pending):
             v = self.finish(v, "fixed")
-            v.cpu_tensor = (op["operands"][i], self.value_names.get(op["operands"][i]))
-            self.values[op["operands"][i]] = v
+            v.cpu_tensor = (vid, self.value_names.get(vid))
+            self.values[vid] = v
         if not isinstance(v, Stream):
             raise HlsUnsupportedError("operand %d is not an activation stream" % i)
         if kind and v.kind != kind:
             raise HlsUnsupportedError("expects %s input, got %s" % (
                 "bitpacked" if kind == "bits" else "float (fixed-point)", v.kind))
-        return v
+        return self.take(vid, v)
+
+    def take(self, vid, v):
+        n = self.uses.get(vid, 1)
+        if n <= 1:
+            return v
+        copies = self.forks.get(vid)
+        if copies is None:
+            copies, src = [], v
+            for k in range(n - 1):  # a chain of two-way forks
+                a, b = self.stream(v.kind, v.shape, v.elem), self.stream(v.kind, v.shape, v.elem)
+                f = self.add(Fork(self.unit_name("fork"), v.cpu_tensor[1] if v.cpu_tensor else "", [src], a))
+                f.outputs = [a, b]
+                copies.append(a)
+                src = b
+            copies.append(src)
+            self.forks[vid] = copies
+        return copies.pop(0)
 
     def single_use_pending(self, op, i):
         v = self.operand(op, i)
@@ -396,7 +446,7 @@ class _Lowering:
         g = _geometry((1, 1), 1, 1, 1, 1, 1, 1, "VALID")
         return self.fixed_mvau(op, src, x, w.reshape(w.shape[0], 1, w.shape[1]), g, self.operand(op, 2))
 
-    def fixed_mvau(self, op, src, x, w, g, bias):
+    def fixed_mvau(self, op, src, x, w, g, bias, depthwise=False):
         co, taps, ci = w.shape
         name = self.unit_name("fixed")
         win = self.swu(name, src, x, g, pad_is_data=False)
@@ -410,7 +460,7 @@ class _Lowering:
             if exact.frac_bits(v) > maxfb:
                 vals[i] = Fraction(round(v * 2 ** maxfb), 2 ** maxfb)
                 rounded = True
-        u = self.add(FMvau(name, src, win, ci, co, taps, g["OH"] * g["OW"], vals, x.elem))
+        u = self.add(FMvau(name, src, win, ci, co, taps, g["OH"] * g["OW"], vals, x.elem, depthwise))
         if rounded:
             u.notes.append("weights rounded to 2^-%d (max_weight_frac_bits): not exact" % maxfb)
         chains = [Chain() for _ in range(co)]
@@ -527,6 +577,8 @@ class _Lowering:
     def elementwise(self, op, src):
         name = op["name"]
         a, b = self.operand(op, 0), self.operand(op, 1)
+        if name == "tfl.add" and not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+            return self.add2(op, src)
         if isinstance(a, np.ndarray) and name != "tfl.sub":
             a, b, i = b, a, 1
         else:
@@ -570,7 +622,7 @@ class _Lowering:
         return p.with_chains([ch.copy().clamp(lo, hi) for ch in p.chains])
 
     # --- closing an output stage ---------------------------------------------------------------
-    def finish(self, p, mode):
+    def finish(self, p, mode, final=False):
         u = p.unit
         if mode == "bits":
             if isinstance(u, BMvau):
@@ -588,7 +640,9 @@ class _Lowering:
             u.output = self.stream("bits", p.shape)
         else:
             cfg = self.cfg_for(u)
-            otype = exact.parse_fixed(cfg.get("output_type", self.config.get("output_type", DEFAULT_OUTPUT_TYPE)))
+            otype = exact.parse_fixed(cfg.get("output_type", self.config.get("output_type", DEFAULT_OUTPUT_TYPE))
+                                      if final else cfg.get("output_type", self.config.get(
+                                          "intermediate_type", DEFAULT_INTERMEDIATE_TYPE)))
             u.act = ("affine", p.chains, otype)
             u.output = self.stream("fixed", p.shape, otype)
         out = u.output
@@ -600,15 +654,77 @@ class _Lowering:
         return out
 
     def maxpool(self, op, src):
-        x = self.single_use_pending(op, 0)
-        shape = x.current_shape() if x is not None else self.materialized(op, 0, "fixed").shape
+        p = self.single_use_pending(op, 0)
+        x = None if p is not None else self.materialized(op, 0, "fixed")
+        shape = p.current_shape() if p is not None else x.shape
         g = _geometry(shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
                       _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
         if _attr(op, "fused_activation_function", "NONE") != "NONE":
             raise HlsUnsupportedError("max-pool with a fused activation")
-        if x is not None:
-            return x.then(("maxpool", src, g, (g["OH"], g["OW"], shape[2])))
-        return self.pool(self.materialized(op, 0, "fixed"), g, src)
+        if p is not None:
+            return p.then(("maxpool", src, g, (g["OH"], g["OW"], shape[2])))
+        return self.pool(x, g, src)
+
+    def avgpool(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        if op["name"] == "tfl.mean":
+            axes = self.const(op["operands"][1], "the mean axes").reshape(-1).tolist()
+            if sorted(int(a) for a in axes) != [1, 2]:
+                raise HlsUnsupportedError("mean over axes %s (only the spatial mean, axes [1, 2])" % axes)
+            g = _geometry(x.shape, x.shape[0], x.shape[1], 1, 1, 1, 1, "VALID")
+        else:
+            if _attr(op, "fused_activation_function", "NONE") != "NONE":
+                raise HlsUnsupportedError("average pool with a fused activation")
+            g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
+                          _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
+        name = self.unit_name("avgpool")
+        win = self.swu(name, src, x, g, pad_is_data=False)
+        xt = x.elem if isinstance(x.elem, Fixed) else Fixed(2, 2)
+        taps = g["KH"] * g["KW"]
+        sum_type = exact.range_format(xt.min() * taps, xt.max() * taps, xt.F)
+        cfg = self.layer_cfg_for(src)
+        otype = exact.parse_fixed(cfg.get("output_type", self.config.get("intermediate_type",
+                                                                          DEFAULT_INTERMEDIATE_TYPE)))
+        out = self.stream("fixed", (g["OH"], g["OW"], x.channels), otype)
+        u = self.add(AvgPool(name, src, win, out, taps, sum_type))
+        padded = g["PT"] or g["PL"] or _pads_after(g)
+        if padded or taps & (taps - 1):
+            u.notes.append("1/count rounded to 2^-64 unless count is a power of two (then exact)")
+        return out
+
+    def add2(self, op, src):
+        a, b = self.materialized(op, 0, "fixed"), self.materialized(op, 1, "fixed")
+        if a.shape != b.shape:
+            raise HlsUnsupportedError("adding %s and %s (broadcasting is not supported)" % (a.shape, b.shape))
+        ta = a.elem if isinstance(a.elem, Fixed) else Fixed(2, 2)
+        tb = b.elem if isinstance(b.elem, Fixed) else Fixed(2, 2)
+        lo, hi = _ACTIVATION_CLAMPS.get(_attr(op, "fused_activation_function", "NONE"), (None, None))
+        if lo is None:
+            raise HlsUnsupportedError("fused activation %s" % _attr(op, "fused_activation_function"))
+        otype = exact.range_format(ta.min() + tb.min(), ta.max() + tb.max(), max(ta.F, tb.F))
+        otype = Fixed(otype.W, otype.I, True, "AP_TRN", "AP_WRAP")  # exact: no rounding, no overflow
+        out = self.stream("fixed", a.shape, otype)
+        self.add(Add(self.unit_name("add"), src, a, b, out, lo, hi))
+        return out
+
+    def layer_cfg_for(self, src):
+        out = {}
+        for key, opts in self.layer_cfg.items():
+            if src and key in src:
+                out.update(opts)
+        return out
+
+    def depthwise(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        w = self.const(op["operands"][1], "the filter").astype(np.float32)
+        _, kh, kw, c = w.shape
+        if c != x.channels or int(_attr(op, "depth_multiplier", 1)) != 1:
+            raise HlsUnsupportedError("depthwise conv with a depth multiplier other than 1")
+        g = _geometry(x.shape, kh, kw, _attr(op, "stride_h"), _attr(op, "stride_w"), _attr(op, "dilation_h_factor"),
+                      _attr(op, "dilation_w_factor"), _attr(op, "padding"))
+        # weights per channel o and tap t, as (o*taps + t) with one input channel per output
+        wt = np.transpose(w.reshape(kh * kw, c), (1, 0)).reshape(c, kh * kw, 1)
+        return self.fixed_mvau(op, src, x, wt, g, self.operand(op, 2), depthwise=True)
 
     def pool(self, x, g, src):
         name = self.unit_name("bmaxpool" if x.kind == "bits" else "maxpool")
