@@ -150,8 +150,12 @@ def _build(out_dir, trace):
     gxx = shutil.which(os.environ.get("CXX", "g++"))
     if gxx is None:
         raise LceConvertError("C-simulation needs g++ (or $CXX)")
+    # one translation unit: the heavy ap_types headers are parsed once
+    unity = os.path.join(out_dir, "tb", "csim_unity.cpp")
+    with open(unity, "w") as f:
+        f.write('#include "../firmware/top.cpp"\n#include "testbench.cpp"\n')
     cmd = [gxx, "-std=c++14", "-O1", "-Wno-unknown-pragmas", "-isystem", ap_types_dir(),
-           "-I" + os.path.join(out_dir, "firmware"), srcs[0], srcs[4], "-o", exe + ".tmp"]
+           "-I" + os.path.join(out_dir, "firmware"), unity, "-o", exe + ".tmp"]
     if trace:
         cmd.insert(4, "-DLCE_TRACE")
     r = subprocess.run(cmd, capture_output=True, text=True)
