@@ -110,6 +110,8 @@ def main():
     ours_diff = float(np.max(np.abs(ours - keras)))
     print("converted model (our delegate) vs Keras: max |diff| %.3g" % ours_diff)
 
+    hls_ok = _hls_demo(converted, samples)
+
     print("\n== latency, one thread, one sample (median of 50 runs) ==")
     import tempfile
     from . import benchmark
@@ -119,7 +121,33 @@ def main():
             with open(path, "wb") as f:
                 f.write(data)
         benchmark.main([paths[0], "--float", paths[1], "--runs", "50"])
-    return 0 if diff < 1e-4 and ours_diff < 1e-4 else 1
+    return 0 if diff < 1e-4 and ours_diff < 1e-4 and hls_ok else 1
+
+
+def _hls_demo(converted, samples):
+    """Lower the converted model to Vitis-HLS C++, C-simulate it and compare layer by layer."""
+    import tempfile
+    import numpy as np
+    from . import hls
+    from .errors import LceConvertError
+    print("\n== HLS lowering (lce_convert.hls): report, g++ C-simulation vs our CPU runtime ==")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            project = hls.export(converted, os.path.join(tmp, "hls"))
+            print(project.report_text)
+            x = hls.quantize_input(samples, project.design.input_type).astype(np.float32)
+            rows = hls.compare(project, converted, x)
+        except LceConvertError as e:
+            print("skipped: %s" % e)
+            return True
+    ok = True
+    for r in rows:
+        if r["kind"] == "bits":
+            print("  %-12s bits differing from the CPU: %d" % (r["name"], r["mismatches"]))
+            ok &= r["mismatches"] == 0
+        elif "max_abs_diff" in r:
+            print("  %-12s max |C-sim - CPU| %.3g" % (r["name"], r["max_abs_diff"]))
+    return ok
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ def export(model, out_dir, **config):
     meta["report"] = rep
     meta["model_output_shape"] = list(design.output_shape)
     meta["model_input_shape"] = list(design.input_shape)
+    meta["host_softmax"] = design.host_softmax
     with open(os.path.join(out_dir, "design.json"), "w") as f:
         json.dump(meta, f, indent=1, default=str)
     with open(os.path.join(out_dir, "report.txt"), "w") as f:
@@ -235,6 +236,10 @@ def csim(project, x, trace=False, timeout=600):
         if r.returncode != 0:
             raise LceConvertError("C-simulation failed (exit %d): %s" % (r.returncode, r.stderr[-2000:]))
         out = _read(fout, meta["output"], n)
+        if meta.get("host_softmax") is not None:  # the model's final softmax, on the host
+            z = out.reshape(n, -1) * meta["host_softmax"]
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            out = z / z.sum(axis=1, keepdims=True)
         shape = meta.get("model_output_shape")
         if shape is not None:
             out = out.reshape([n] + list(shape[1:]))

@@ -4,7 +4,8 @@ counts and analytic resource estimates.
 Cycle model (per frame, loops at II=1, as the templates in lce_hls.h are written):
 - matrix-vector unit: pixels * (CO/PE) * (TAPS*CG/SIMD);
 - sliding-window unit: max(IH*IW reads, OH*OW*KH*KW tap writes);
-- max-pool: OH*OW*taps; sign/dequantize: pixels; flatten: input pixels.
+- max-pool and average pool: OH*OW*taps; sign/dequantize/add/fork: pixels; flatten: input
+  pixels.
 The dataflow pipeline's initiation interval is the slowest unit's cycles; latency is at most
 their sum.
 
@@ -17,12 +18,13 @@ Resource estimates are ESTIMATES from documented analytic models, not synthesis 
   (FINN-R table); for fixed-point weights of width w: PE*SIMD*ceil(w/18)*ceil(WMEM/1024);
 - line buffers: ceil(bits/18432) BRAM18 when over 1024 bits, else LUTs (bits/64);
 - DSP: 0 for binary units; fixed-point units one DSP48 per multiplier of at most 18x27 bits,
-  ceil(wx/18)*ceil(ww/27) otherwise.
+  ceil(wx/18)*ceil(ww/27) otherwise (average pools: one 1/count multiplier per channel);
+- adders of the shortcut additions: one LUT per bit; a fork's bypass FIFO holds one frame.
 """
 import math
 
 from ..errors import LceConvertError
-from .lowering import BMaxPool, BMvau, Dequantize, FMvau, Flatten, Mvau, Sign, Swu
+from .lowering import Add, AvgPool, BMaxPool, BMvau, Dequantize, FMvau, Flatten, Fork, Mvau, Sign, Swu
 
 
 def _default_fold(u):
@@ -92,7 +94,7 @@ def cycles(u):
     if isinstance(u, Swu):
         g = u.geom
         return max(g["IH"] * g["IW"], g["OH"] * g["OW"] * g["KH"] * g["KW"])
-    if isinstance(u, BMaxPool):
+    if isinstance(u, (BMaxPool, AvgPool)):
         return u.output.pixels * u.taps
     if isinstance(u, Flatten):
         return u.inputs[0].pixels
@@ -133,6 +135,15 @@ def estimate(u, pe=None, simd=None):
         return dict(lut=150 + math.ceil(bits / 64), bram18=0, dsp=0, weight_bits=0)
     if isinstance(u, BMaxPool):
         return dict(lut=50 + u.output.channels, bram18=0, dsp=0, weight_bits=0)
+    if isinstance(u, AvgPool):  # C adders of the sum width, C multipliers by 1/count (66 bits)
+        w = u.sum_type.W
+        return dict(lut=50 + u.output.channels * w, bram18=0,
+                    dsp=u.output.channels * math.ceil(w / 18) * math.ceil(66 / 27), weight_bits=0)
+    if isinstance(u, Add):
+        return dict(lut=20 + u.output.channels * u.output.elem.W, bram18=0, dsp=0, weight_bits=0)
+    if isinstance(u, Fork):  # the bypass FIFO holds a frame
+        bits = u.inputs[0].pixels * u.inputs[0].channels * _elem_bits(u.inputs[0])
+        return dict(lut=20, bram18=math.ceil(bits / 18432) if bits > 1024 else 0, dsp=0, weight_bits=0)
     if isinstance(u, (Sign, Dequantize, Flatten)):
         return dict(lut=20 + u.output.channels, bram18=0, dsp=0, weight_bits=0)
     return dict(lut=0, bram18=0, dsp=0, weight_bits=0)

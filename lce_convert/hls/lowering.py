@@ -316,6 +316,7 @@ class _Lowering:
         for r in f["returns"]:
             self.uses[r] = self.uses.get(r, 0) + 1
         self.forks = {}
+        self.returns = set(f["returns"])
         arg = f["args"][0]
         if arg["type"]["elem"] != "f32" or arg["type"]["quant"]:
             raise HlsUnsupportedError("model input %s: only float32 inputs are supported (got %s)"
@@ -327,6 +328,10 @@ class _Lowering:
         for op in self.live_ops:
             self.op(op)
         (ret,) = f["returns"]
+        host_softmax = None
+        if isinstance(self.values.get(ret), _HostSoftmax):
+            host_softmax = self.values[ret].beta
+            ret = self.values[ret].operand
         out = self.values.get(ret)
         if isinstance(out, _Pending):
             out = self.finish(out, "fixed", final=True)
@@ -337,6 +342,10 @@ class _Lowering:
             raise HlsUnsupportedError("model output is not computed by a supported layer")
         d = Design(self.units, self.input, out, input_type, None, self.config)
         d.input_shape = _shape(arg["type"])
+        d.host_softmax = host_softmax
+        if host_softmax is not None:
+            self.units[-1].notes.append("the model's final softmax (beta %g) runs on the host: the design "
+                                        "outputs logits" % host_softmax)
         d.output_shape = self.result_shapes.get(ret, [-1] + list(out.shape))
         return d
 
@@ -360,6 +369,10 @@ class _Lowering:
             return
         if name == "tfl.no_value":
             self.values[res[0]["id"]] = "none"
+            return
+        if name == "tfl.builtin" and _attr(op, "name") == "SOFTMAX" and res[0]["id"] in self.returns:
+            beta = (op["attrs"].get("options") or {}).get("beta", 1.0)
+            self.values[res[0]["id"]] = _HostSoftmax(op["operands"][0], float(getattr(beta, "value", beta)))
             return
         handler = {
             "tfl.conv_2d": self.conv2d, "tfl.fully_connected": self.fully_connected,
@@ -733,6 +746,13 @@ class _Lowering:
         self.add(BMaxPool(name, src, win, out, g["KH"] * g["KW"]) if x.kind == "bits"
                  else MaxPool(name, src, win, out, g["KH"] * g["KW"]))
         return out
+
+
+class _HostSoftmax:
+    """A softmax that is the model's output: left to the host (argmax is unchanged)."""
+
+    def __init__(self, operand, beta):
+        self.operand, self.beta = operand, beta
 
 
 def _pads_after(g):
