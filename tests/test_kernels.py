@@ -9,7 +9,7 @@ import pytest
 
 from lce_convert import _kernels as K
 
-ALL_ISAS = ["portable", "avx2", "avx512"]
+ALL_ISAS = ["portable", "popcnt", "avx2", "avx512"]
 
 
 @pytest.fixture(params=ALL_ISAS)
@@ -145,6 +145,21 @@ def test_bconv2d_against_reference(seed, kernel, isa):
     yb = K.bconv2d(x_packed, w_packed, output_type="bitpacked", threshold=thresholds, **common)
     bits = (kernel_k - conv) / 2 > thresholds
     np.testing.assert_array_equal(unpack(yb, o), np.where(bits, -1.0, 1.0))
+
+
+@pytest.mark.parametrize("channels,filter_size", [(2560, 3), (100, 7), (33, 1)])
+@pytest.mark.parametrize("pad_values", [0, 1])
+def test_bconv2d_saturated_counts(isa, channels, filter_size, pad_values):
+    """Every bit differs (popcount 8 in every byte of every step): the SIMD paths' narrow
+    counters must be flushed in time over long depths (2560 channels: 40 64-bit words per tap)
+    and many taps; zero/one padding at the borders; a partial last 32-bit word."""
+    x = -np.ones((1, 5, 6, channels))
+    w = np.ones((10, filter_size, filter_size, channels))
+    w[3] = -1.0  # one channel agrees everywhere instead
+    conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
+    y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME", pad_values=pad_values,
+                  output_type="float")
+    np.testing.assert_array_equal(y, conv.astype(np.float32))
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])

@@ -19,9 +19,9 @@ using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 std::vector<int64_t> shapeOf(const py::array &a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
 
 Isa isaFromName(const std::string &name) {
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
     if (name == isaName(isa)) return isa;
-  throw py::value_error("unknown ISA '" + name + "' (portable, avx2, avx512)");
+  throw py::value_error("unknown ISA '" + name + "' (portable, popcnt, avx2, avx512)");
 }
 
 py::array bitpack(py::array x, int zeroPoint) {

@@ -2,8 +2,8 @@
 #include "bconv2d_indirect_impl.h"
 
 namespace lce_kernels {
-void bconv2d_indirect_portable(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
-                               const Bconv2dOutput &o, void *out, int threads) {
-  run(s, input, filter, o, out, threads);
+void bconv2d_indirect_portable(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out,
+                               int threads) {
+  runPlan<ScalarMicro>(plan, input, o, out, threads);
 }
 }  // namespace lce_kernels

@@ -12,7 +12,8 @@ bool cpuHas(Isa isa) {
 #if defined(__x86_64__)
   switch (isa) {
     case Isa::kPortable: return true;
-    case Isa::kAvx2: return __builtin_cpu_supports("avx2");
+    case Isa::kPopcnt: return __builtin_cpu_supports("popcnt");
+    case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
     case Isa::kAvx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vpopcntdq");
@@ -25,10 +26,10 @@ bool cpuHas(Isa isa) {
 
 Isa initialIsa() {
   if (const char *forced = std::getenv("LCE_KERNELS_ISA")) {
-    for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+    for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
       if (!std::strcmp(forced, isaName(isa)) && cpuHas(isa)) return isa;
   }
-  for (Isa isa : {Isa::kAvx512, Isa::kAvx2})
+  for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kPopcnt})
     if (cpuHas(isa)) return isa;
   return Isa::kPortable;
 }
@@ -42,6 +43,7 @@ Isa &current() {
 const char *isaName(Isa isa) {
   switch (isa) {
     case Isa::kPortable: return "portable";
+    case Isa::kPopcnt: return "popcnt";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
   }
@@ -50,7 +52,7 @@ const char *isaName(Isa isa) {
 
 std::vector<Isa> supportedIsas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
     if (cpuHas(isa)) out.push_back(isa);
   return out;
 }

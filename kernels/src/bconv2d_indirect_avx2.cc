@@ -1,0 +1,72 @@
+// Indirect-BGEMM Bconv2d, AVX2 microkernel (built with -mavx2 -mpopcnt): a tile of 4 output
+// pixels x 8 output channels (two ymm of 4 x 64-bit lanes, lane = channel). Per 64-bit depth
+// word each pixel's input word is broadcast, XORed with the two filter vectors, and counted with
+// the nibble lookup table (vpshufb on the low and high nibbles; Mula, Kurz, Lemire 2018) into
+// byte counters. At most kMaxSteps steps of at most 8 per byte keep the byte counters below 256;
+// then vpsadbw against zero sums each lane's 8 bytes into its 64-bit lane total.
+#include <immintrin.h>
+
+#include "bconv2d_indirect_impl.h"
+
+namespace lce_kernels {
+namespace {
+
+struct Avx2Micro {
+  static constexpr int kPixels = 4;
+  static constexpr int kMaxSteps = 31;  // 31 * 8 = 248 < 256
+
+  static inline __m256i popcountBytes(__m256i v, __m256i lut, __m256i low) {
+    const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
+    const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+    return _mm256_add_epi8(lo, hi);
+  }
+
+  static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
+                         int64_t words32, int64_t *acc) {
+    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
+    __m256i bytes[kPixels][2], sums[kPixels][2];
+    for (int i = 0; i < kPixels; ++i)
+      for (int j = 0; j < 2; ++j) bytes[i][j] = zero, sums[i][j] = zero;
+    int budget = kMaxSteps;
+    auto flush = [&] {
+      for (int i = 0; i < kPixels; ++i)
+        for (int j = 0; j < 2; ++j) {
+          sums[i][j] = _mm256_add_epi64(sums[i][j], _mm256_sad_epu8(bytes[i][j], zero));
+          bytes[i][j] = zero;
+        }
+      budget = kMaxSteps;
+    };
+    for (int64_t t = 0; t < taps; ++t) {
+      const uint32_t *xp[kPixels];
+      for (int i = 0; i < kPixels; ++i) xp[i] = x[t * kPixels + i] + groupOffset;
+      const uint64_t *wt = w + t * words64 * kBlock;
+      for (int64_t k = 0; k < words64; ++k) {
+        if (budget-- == 0) flush(), --budget;
+        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wt + k * kBlock));
+        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wt + k * kBlock + 4));
+        for (int i = 0; i < kPixels; ++i) {
+          // The odd last word of a group is read alone (high half 0, as in the packed filter).
+          const uint64_t xv = k < full ? load64(xp[i] + 2 * k) : xp[i][2 * k];
+          const __m256i a = _mm256_set1_epi64x(static_cast<long long>(xv));
+          bytes[i][0] = _mm256_add_epi8(bytes[i][0], popcountBytes(_mm256_xor_si256(a, w0), lut, low));
+          bytes[i][1] = _mm256_add_epi8(bytes[i][1], popcountBytes(_mm256_xor_si256(a, w1), lut, low));
+        }
+      }
+    }
+    flush();
+    for (int i = 0; i < kPixels; ++i)
+      for (int j = 0; j < 2; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + i * kBlock + 4 * j), sums[i][j]);
+  }
+};
+
+}  // namespace
+
+void bconv2d_indirect_avx2(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out,
+                           int threads) {
+  runPlan<Avx2Micro>(plan, input, o, out, threads);
+}
+
+}  // namespace lce_kernels
