@@ -12,18 +12,14 @@
 // This file builds the plan (once per shape and filter) and dispatches run() to the translation
 // unit of the active ISA (bconv2d_indirect_{portable,popcnt,avx2,avx512}.cc, built with their
 // own flags from bconv2d_indirect_impl.h).
+#include <algorithm>
 #include <stdexcept>
 
+#include "bconv2d_indirect_kernel.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 
 namespace lce_kernels {
-
-void bconv2d_indirect_portable(const Bconv2dPlan &, const int32_t *, const Bconv2dOutput &, void *, int);
-#if defined(__x86_64__)
-void bconv2d_indirect_popcnt(const Bconv2dPlan &, const int32_t *, const Bconv2dOutput &, void *, int);
-void bconv2d_indirect_avx2(const Bconv2dPlan &, const int32_t *, const Bconv2dOutput &, void *, int);
-void bconv2d_indirect_avx512(const Bconv2dPlan &, const int32_t *, const Bconv2dOutput &, void *, int);
-#endif
 
 Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s) {
   taps = s.filterHeight * s.filterWidth;
@@ -35,6 +31,8 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
   counted.resize(image);
   skippedBegin.resize(image + 1);
   zeros.assign(s.wordsIn, 0u);
+  ones.assign(s.channelsOut, 1.0f);
+  floatZeros.assign(s.channelsOut, 0.0f);
   for (int64_t oy = 0, q = 0; oy < s.outHeight; ++oy)
     for (int64_t ox = 0; ox < s.outWidth; ++ox, ++q) {
       skippedBegin[q] = static_cast<int32_t>(skipped.size());
@@ -77,15 +75,22 @@ void Bconv2dPlan::setFilter(const int32_t *filter) {
 
 void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, int threads) const {
   if (!hasFilter) throw std::logic_error("Bconv2dPlan::run before setFilter");
+  IndirectKernel kernel = bconv2d_indirect_portable();
 #if defined(__x86_64__)
   switch (activeIsa()) {
-    case Isa::kAvx512: return bconv2d_indirect_avx512(*this, input, o, out, threads);
-    case Isa::kAvx2: return bconv2d_indirect_avx2(*this, input, o, out, threads);
-    case Isa::kPopcnt: return bconv2d_indirect_popcnt(*this, input, o, out, threads);
+    case Isa::kAvx512: kernel = bconv2d_indirect_avx512(); break;
+    case Isa::kAvx2: kernel = bconv2d_indirect_avx2(); break;
+    case Isa::kPopcnt: kernel = bconv2d_indirect_popcnt(); break;
     case Isa::kPortable: break;
   }
 #endif
-  bconv2d_indirect_portable(*this, input, o, out, threads);
+  const int64_t pixels = shape.batch * shape.outHeight * shape.outWidth;
+  if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
+  const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
+  ThreadPool::instance().parallelFor(threads, tiles, [&](int64_t firstTile, int64_t endTile) {
+    std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
+    kernel.run(*this, input, o, out, firstTile, endTile, scratch.data());
+  });
 }
 
 void bconv2dIndirect(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, const Bconv2dOutput &o,

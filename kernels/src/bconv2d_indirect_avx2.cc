@@ -64,9 +64,6 @@ struct Avx2Micro {
 
 }  // namespace
 
-void bconv2d_indirect_avx2(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out,
-                           int threads) {
-  runPlan<Avx2Micro>(plan, input, o, out, threads);
-}
+IndirectKernel bconv2d_indirect_avx2() { return {Avx2Micro::kPixels, runTiles<Avx2Micro>}; }
 
 }  // namespace lce_kernels

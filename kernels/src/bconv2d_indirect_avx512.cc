@@ -38,9 +38,6 @@ struct Avx512Micro {
 
 }  // namespace
 
-void bconv2d_indirect_avx512(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out,
-                             int threads) {
-  runPlan<Avx512Micro>(plan, input, o, out, threads);
-}
+IndirectKernel bconv2d_indirect_avx512() { return {Avx512Micro::kPixels, runTiles<Avx512Micro>}; }
 
 }  // namespace lce_kernels

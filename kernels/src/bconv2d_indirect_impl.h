@@ -1,5 +1,5 @@
-// The indirect-BGEMM Bconv2d driver (see bconv2d_indirect.cc for the method), a template over the
-// microkernel. Included by one translation unit per ISA (compiled with different flags);
+// The indirect-BGEMM Bconv2d tile driver (see bconv2d_indirect.cc for the method), a template
+// over the microkernel. Included by one translation unit per ISA (compiled with different flags);
 // everything here has internal linkage so that the copies never mix.
 //
 // A microkernel `Micro` provides
@@ -14,10 +14,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
+#include "bconv2d_indirect_kernel.h"
 #include "lce_kernels/kernels.h"
-#include "lce_kernels/thread_pool.h"
 #include "output_transform.h"
 
 namespace lce_kernels {
@@ -50,50 +49,72 @@ struct ScalarMicro {
   }
 };
 
+// Float output of one pixel's block of 8 channels: writeOutput's math (clamp in std::clamp's
+// order, float32 multiply, then add), written so that it vectorizes.
+inline void writeFloatBlock(const int32_t *__restrict conv, const float *__restrict m, const float *__restrict b,
+                            int32_t lo, int32_t hi, float *__restrict y) {
+  for (int j = 0; j < kBlock; ++j) {
+    const int32_t v = conv[j];
+    const int32_t clamped = v < lo ? lo : (hi < v ? hi : v);
+    y[j] = static_cast<float>(clamped) * m[j] + b[j];
+  }
+}
+
+// Output pixels [firstTile * kPixels, endTile * kPixels) (clipped to the pixel count) of
+// every output channel. `x` is scratch for taps * kPixels pointers. No allocation and no
+// shared library templates here (the caller owns threads and memory): code built with this
+// translation unit's ISA flags must not be picked by the linker for other translation units.
 template <class Micro>
-void runPlan(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int threads) {
+void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
+              int64_t endTile, const uint32_t **x) {
   constexpr int kPixels = Micro::kPixels;
   const Bconv2dShape &s = plan.shape;
   const int64_t taps = plan.taps, image = s.outHeight * s.outWidth, pixels = s.batch * image;
   const int64_t imageWords = s.inHeight * s.inWidth * s.wordsIn;
   const int64_t lo = std::max<int64_t>(o.clampLow, -s.K), hi = std::min<int64_t>(o.clampHigh, s.K);
   const int64_t blockWords = taps * plan.words64 * kBlock;
-  if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(s.channelsOut), 0);
   const auto *in = reinterpret_cast<const uint32_t *>(input);
-  const int64_t tiles = (pixels + kPixels - 1) / kPixels;
-  ThreadPool::instance().parallelFor(threads, tiles, [&](int64_t firstTile, int64_t endTile) {
-    std::vector<const uint32_t *> x(taps * kPixels);
-    alignas(64) int64_t acc[kPixels * kBlock];
-    for (int64_t tile = firstTile; tile < endTile; ++tile) {
-      const int64_t p0 = tile * kPixels;
-      const int valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
-      for (int i = 0; i < kPixels; ++i) {  // a short last tile repeats its last pixel
-        const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p % image;
-        for (int64_t t = 0; t < taps; ++t) {
-          const int64_t off = plan.offsets[q * taps + t];
-          x[t * kPixels + i] = off < 0 ? plan.zeros.data() : in + n * imageWords + off;
+  // Float output without multiplier or bias uses 1 and 0 (the same float operations).
+  const bool floatOut = o.type == OutputType::kFloat;
+  const int32_t lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
+  const float *mult = o.multiplier ? o.multiplier : plan.ones.data();
+  const float *bias = o.bias ? o.bias : plan.floatZeros.data();
+  alignas(64) int64_t acc[kPixels * kBlock];
+  alignas(64) int32_t conv[kPixels * kBlock];
+  for (int64_t tile = firstTile; tile < endTile; ++tile) {
+    const int64_t p0 = tile * kPixels;
+    const int valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
+    for (int i = 0; i < kPixels; ++i) {  // a short last tile repeats its last pixel
+      const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p % image;
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t off = plan.offsets[q * taps + t];
+        x[t * kPixels + i] = off < 0 ? plan.zeros.data() : in + n * imageWords + off;
+      }
+    }
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t b = 0; b < plan.blocksPerGroup; ++b) {
+        Micro::accumulate(x, taps, g * s.wordsPerGroup,
+                          plan.packedFilter.data() + (g * plan.blocksPerGroup + b) * blockWords, s.wordsPerGroup, acc);
+        const int64_t c0 = g * plan.outPerGroup + b * kBlock;
+        const int lanes = static_cast<int>(std::min<int64_t>(kBlock, plan.outPerGroup - b * kBlock));
+        for (int i = 0; i < valid; ++i) {
+          const int64_t q = (p0 + i) % image, full = plan.counted[q] * s.channelsPerGroup;
+          int32_t *cv = conv + i * kBlock;
+          for (int j = 0; j < kBlock; ++j) cv[j] = static_cast<int32_t>(full - 2 * acc[i * kBlock + j]);
+          for (int32_t k = plan.skippedBegin[q]; k < plan.skippedBegin[q + 1]; ++k)
+            for (int j = 0; j < lanes; ++j) cv[j] += 2 * plan.tapPopcount[(c0 + j) * taps + plan.skipped[k]];
+        }
+        if (floatOut && lanes == kBlock) {  // the common case, vectorized
+          for (int i = 0; i < valid; ++i)
+            writeFloatBlock(conv + i * kBlock, mult + c0, bias + c0, lo32, hi32,
+                            static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0);
+        } else {
+          for (int i = 0; i < valid; ++i)
+            for (int j = 0; j < lanes; ++j)
+              writeOutput(o, s.K, lo, hi, s.channelsOut, p0 + i, c0 + j, conv[i * kBlock + j], out);
         }
       }
-      for (int64_t g = 0; g < s.groups; ++g)
-        for (int64_t b = 0; b < plan.blocksPerGroup; ++b) {
-          Micro::accumulate(x.data(), taps, g * s.wordsPerGroup,
-                            plan.packedFilter.data() + (g * plan.blocksPerGroup + b) * blockWords, s.wordsPerGroup,
-                            acc);
-          const int64_t c0 = g * plan.outPerGroup + b * kBlock;
-          const int lanes = static_cast<int>(std::min<int64_t>(kBlock, plan.outPerGroup - b * kBlock));
-          for (int i = 0; i < valid; ++i) {
-            const int64_t p = p0 + i, q = p % image, full = plan.counted[q] * s.channelsPerGroup;
-            const int32_t *skipBegin = plan.skipped.data() + plan.skippedBegin[q];
-            const int32_t *skipEnd = plan.skipped.data() + plan.skippedBegin[q + 1];
-            for (int j = 0; j < lanes; ++j) {
-              int64_t a = acc[i * kBlock + j];
-              for (const int32_t *t = skipBegin; t != skipEnd; ++t) a -= plan.tapPopcount[(c0 + j) * taps + *t];
-              writeOutput(o, s.K, lo, hi, s.channelsOut, p, c0 + j, full - 2 * a, out);
-            }
-          }
-        }
-    }
-  });
+  }
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ struct Bconv2dPlan {
   std::vector<uint64_t> packedFilter;  // [groups][blocksPerGroup][taps][words64][kBlock]
   std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
+  std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
   bool hasFilter = false;
 };
 
