@@ -69,6 +69,19 @@ def test_dequantize():
     np.testing.assert_array_equal(q, np.where(x < 0, 40, 127).astype(np.int8))  # +1 saturates at 127
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_quantize_dequantize_threads_identical(isa, threads):
+    rng = np.random.default_rng(threads)
+    x = rng.normal(size=(3, 61, 59, 70)).astype(np.float32)  # large enough to be split
+    q = rng.integers(-128, 128, size=x.shape).astype(np.int8)
+    packed = K.bitpack(x)
+    np.testing.assert_array_equal(K.bitpack(x, threads=threads), packed)
+    np.testing.assert_array_equal(K.bitpack(q, 5, threads=threads), K.bitpack(q, 5))
+    np.testing.assert_array_equal(K.dequantize(packed, 70, threads=threads), K.dequantize(packed, 70))
+    np.testing.assert_array_equal(K.dequantize(packed, 70, scale=0.1, zero_point=3, threads=threads),
+                                  K.dequantize(packed, 70, scale=0.1, zero_point=3))
+
+
 def ref_bconv2d(x_pm1, w_pm1, groups, strides, dilations, padding, pad_values):
     """Float conv on +-1 values: x [N,H,W,C], w [O,KH,KW,C/groups] -> conv [N,OH,OW,O]."""
     n, h, wd, c = x_pm1.shape

@@ -25,14 +25,16 @@ const char *isaName(Isa isa);
 // ---- Bitpacking --------------------------------------------------------------------------
 inline int64_t packedWords(int64_t channels) { return (channels + 31) / 32; }
 // `rows` rows of `channels` values each -> rows * packedWords(channels) words. bit = x < 0
-// (so -0.0 and NaN give +1), int8: bit = q < zeroPoint.
-void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out);
-void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out);
+// (so -0.0 and NaN give +1), int8: bit = q < zeroPoint. Up to `threads` threads of the pool
+// (rows split; used only for large tensors).
+void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out, int threads = 1);
+void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out,
+                 int threads = 1);
 
 // Unpacking (LceDequantize): bit 0 -> +1, bit 1 -> -1; int8: zp +- round(1/scale), saturated.
-void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out);
+void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out, int threads = 1);
 void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
-                    int8_t *out);
+                    int8_t *out, int threads = 1);
 
 // ---- Bconv2d -----------------------------------------------------------------------------
 enum class OutputType { kFloat, kInt8, kBitpacked };
