@@ -239,24 +239,28 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
   TfLiteTensor *out = tensor(ctx, op.outputs[0]);
   auto id = dimsOf(*in);
   LCE_ENSURE(ctx, in->data && out->data, "Lce op: unallocated tensor");
+  const int threads = std::max(1, ctx->recommended_num_threads);
   switch (op.kind) {
     case OpKind::kQuantize: {
       const int64_t c = id.back(), rows = numElements(id) / std::max<int64_t>(c, 1);
       if (in->type == kTfLiteFloat32)
-        lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data));
+        lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data),
+                                  threads);
       else
         lce_kernels::bitpackInt8(static_cast<const int8_t *>(in->data), rows, c,
-                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(out->data));
+                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(out->data),
+                                 threads);
       return kTfLiteOk;
     }
     case OpKind::kDequantize: {
       auto od = dimsOf(*out);
       const int64_t c = od.back(), rows = numElements(od) / std::max<int64_t>(c, 1);
       if (out->type == kTfLiteFloat32)
-        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data));
+        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data),
+                                     threads);
       else
         lce_kernels::dequantizeInt8(static_cast<const int32_t *>(in->data), rows, c, out->params.scale,
-                                    out->params.zero_point, static_cast<int8_t *>(out->data));
+                                    out->params.zero_point, static_cast<int8_t *>(out->data), threads);
       return kTfLiteOk;
     }
     case OpKind::kBconv2d: {
@@ -275,7 +279,7 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
       const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
       LCE_ENSURE(ctx, op.plan && filter->data, "LceBconv2d: not prepared");
       if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
-      op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, std::max(1, ctx->recommended_num_threads));
+      op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d: {
