@@ -22,7 +22,7 @@ struct Avx2Micro {
   }
 
   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
-                         int64_t words32, int64_t *acc) {
+                         int64_t words32, int32_t *acc) {
     const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
                                          0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
@@ -43,22 +43,29 @@ struct Avx2Micro {
       const uint32_t *xp[kPixels];
       for (int i = 0; i < kPixels; ++i) xp[i] = x[t * kPixels + i] + groupOffset;
       const uint64_t *wt = w + t * words64 * kBlock;
-      for (int64_t k = 0; k < words64; ++k) {
+      // One 64-bit depth word: `word(i)` is pixel i's input word.
+      auto step = [&](const uint64_t *wk, auto word) {
         if (budget-- == 0) flush(), --budget;
-        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wt + k * kBlock));
-        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wt + k * kBlock + 4));
+        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wk));
+        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wk + 4));
         for (int i = 0; i < kPixels; ++i) {
-          // The odd last word of a group is read alone (high half 0, as in the packed filter).
-          const uint64_t xv = k < full ? load64(xp[i] + 2 * k) : xp[i][2 * k];
-          const __m256i a = _mm256_set1_epi64x(static_cast<long long>(xv));
+          const __m256i a = _mm256_set1_epi64x(static_cast<long long>(word(i)));
           bytes[i][0] = _mm256_add_epi8(bytes[i][0], popcountBytes(_mm256_xor_si256(a, w0), lut, low));
           bytes[i][1] = _mm256_add_epi8(bytes[i][1], popcountBytes(_mm256_xor_si256(a, w1), lut, low));
         }
-      }
+      };
+      int64_t k = 0;
+      for (; k < full; ++k) step(wt + k * kBlock, [&](int i) { return load64(xp[i] + 2 * k); });
+      // The odd last word of a group is read alone (high half 0, as in the packed filter).
+      if (k < words64) step(wt + k * kBlock, [&](int i) { return static_cast<uint64_t>(xp[i][2 * k]); });
     }
     flush();
-    for (int i = 0; i < kPixels; ++i)
-      for (int j = 0; j < 2; ++j) _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + i * kBlock + 4 * j), sums[i][j]);
+    for (int i = 0; i < kPixels; ++i) {  // the low 32 bits of the 8 lane totals, in channel order
+      const __m256i lows = _mm256_castps_si256(_mm256_shuffle_ps(
+          _mm256_castsi256_ps(sums[i][0]), _mm256_castsi256_ps(sums[i][1]), _MM_SHUFFLE(2, 0, 2, 0)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + i * kBlock),
+                          _mm256_permute4x64_epi64(lows, _MM_SHUFFLE(3, 1, 2, 0)));
+    }
   }
 };
 

@@ -14,7 +14,7 @@ struct Avx512Micro {
   static constexpr int kPixels = 8;
 
   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
-                         int64_t words32, int64_t *acc) {
+                         int64_t words32, int32_t *acc) {
     const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
     __m512i sums[kPixels];
     for (int i = 0; i < kPixels; ++i) sums[i] = _mm512_setzero_si512();
@@ -22,17 +22,21 @@ struct Avx512Micro {
       const uint32_t *xp[kPixels];
       for (int i = 0; i < kPixels; ++i) xp[i] = x[t * kPixels + i] + groupOffset;
       const uint64_t *wt = w + t * words64 * kBlock;
-      for (int64_t k = 0; k < words64; ++k) {
-        const __m512i wv = _mm512_loadu_si512(wt + k * kBlock);
+      // One 64-bit depth word: `word(i)` is pixel i's input word.
+      auto step = [&](const uint64_t *wk, auto word) {
+        const __m512i wv = _mm512_loadu_si512(wk);
         for (int i = 0; i < kPixels; ++i) {
-          // The odd last word of a group is read alone (high half 0, as in the packed filter).
-          const uint64_t xv = k < full ? load64(xp[i] + 2 * k) : xp[i][2 * k];
-          const __m512i a = _mm512_set1_epi64(static_cast<long long>(xv));
+          const __m512i a = _mm512_set1_epi64(static_cast<long long>(word(i)));
           sums[i] = _mm512_add_epi64(sums[i], _mm512_popcnt_epi64(_mm512_xor_si512(a, wv)));
         }
-      }
+      };
+      int64_t k = 0;
+      for (; k < full; ++k) step(wt + k * kBlock, [&](int i) { return load64(xp[i] + 2 * k); });
+      // The odd last word of a group is read alone (high half 0, as in the packed filter).
+      if (k < words64) step(wt + k * kBlock, [&](int i) { return static_cast<uint64_t>(xp[i][2 * k]); });
     }
-    for (int i = 0; i < kPixels; ++i) _mm512_storeu_si512(acc + i * kBlock, sums[i]);
+    for (int i = 0; i < kPixels; ++i)  // the low 32 bits of the 8 lane totals
+      _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + i * kBlock), _mm512_cvtepi64_epi32(sums[i]));
   }
 };
 

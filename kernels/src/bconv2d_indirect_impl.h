@@ -5,7 +5,7 @@
 // A microkernel `Micro` provides
 //   static constexpr int kPixels;  // output pixels per tile
 //   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset,
-//                          const uint64_t *w, int64_t words32, int64_t *acc);
+//                          const uint64_t *w, int64_t words32, int32_t *acc);
 // x: [taps][kPixels] input pixel addresses (padding taps point at zero words), groupOffset: the
 // group's first word, w: one filter block [taps][words64][8], words32: packed words per group;
 // it sets acc[i * 8 + j] = sum over taps and words of popcount(x_i ^ w_j).
@@ -35,7 +35,7 @@ inline uint64_t load64(const uint32_t *p) {
 struct ScalarMicro {
   static constexpr int kPixels = 1;
   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
-                         int64_t words32, int64_t *acc) {
+                         int64_t words32, int32_t *acc) {
     const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
     for (int j = 0; j < kBlock; ++j) acc[j] = 0;
     for (int64_t t = 0; t < taps; ++t) {
@@ -79,13 +79,15 @@ void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput
   const int32_t lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
   const float *mult = o.multiplier ? o.multiplier : plan.ones.data();
   const float *bias = o.bias ? o.bias : plan.floatZeros.data();
-  alignas(64) int64_t acc[kPixels * kBlock];
+  alignas(64) int32_t acc[kPixels * kBlock];
   alignas(64) int32_t conv[kPixels * kBlock];
   for (int64_t tile = firstTile; tile < endTile; ++tile) {
     const int64_t p0 = tile * kPixels;
     const int valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
+    int64_t qs[kPixels];  // pixel within its image
     for (int i = 0; i < kPixels; ++i) {  // a short last tile repeats its last pixel
-      const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p % image;
+      const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p - n * image;
+      qs[i] = q;
       for (int64_t t = 0; t < taps; ++t) {
         const int64_t off = plan.offsets[q * taps + t];
         x[t * kPixels + i] = off < 0 ? plan.zeros.data() : in + n * imageWords + off;
@@ -98,9 +100,10 @@ void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput
         const int64_t c0 = g * plan.outPerGroup + b * kBlock;
         const int lanes = static_cast<int>(std::min<int64_t>(kBlock, plan.outPerGroup - b * kBlock));
         for (int i = 0; i < valid; ++i) {
-          const int64_t q = (p0 + i) % image, full = plan.counted[q] * s.channelsPerGroup;
+          const int64_t q = qs[i], full = plan.counted[q] * s.channelsPerGroup;
           int32_t *cv = conv + i * kBlock;
-          for (int j = 0; j < kBlock; ++j) cv[j] = static_cast<int32_t>(full - 2 * acc[i * kBlock + j]);
+          const int32_t full32 = static_cast<int32_t>(full);
+          for (int j = 0; j < kBlock; ++j) cv[j] = full32 - 2 * acc[i * kBlock + j];
           for (int32_t k = plan.skippedBegin[q]; k < plan.skippedBegin[q + 1]; ++k)
             for (int j = 0; j < lanes; ++j) cv[j] += 2 * plan.tapPopcount[(c0 + j) * taps + plan.skipped[k]];
         }
