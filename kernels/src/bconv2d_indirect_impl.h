@@ -79,42 +79,52 @@ void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput
   const int32_t lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
   const float *mult = o.multiplier ? o.multiplier : plan.ones.data();
   const float *bias = o.bias ? o.bias : plan.floatZeros.data();
+  // Plain pointers: the output stores cannot alias them, so they stay in registers.
+  const int64_t *offsets = plan.offsets.data();
+  const int32_t *counted = plan.counted.data(), *skippedBegin = plan.skippedBegin.data();
+  const int32_t *skipped = plan.skipped.data(), *tapPopcount = plan.tapPopcount.data();
+  const uint32_t *zeros = plan.zeros.data();
+  const uint64_t *packedFilter = plan.packedFilter.data();
+  const int64_t groups = s.groups, blocksPerGroup = plan.blocksPerGroup, outPerGroup = plan.outPerGroup;
+  const int64_t wordsPerGroup = s.wordsPerGroup, channelsOut = s.channelsOut;
   alignas(64) int32_t acc[kPixels * kBlock];
   alignas(64) int32_t conv[kPixels * kBlock];
   for (int64_t tile = firstTile; tile < endTile; ++tile) {
     const int64_t p0 = tile * kPixels;
     const int valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
-    int64_t qs[kPixels];  // pixel within its image
+    int64_t qs[kPixels];   // pixel within its image
+    int32_t full[kPixels];  // counted taps * channels per group
+    bool border = false;    // some pixel has zero-padding taps
     for (int i = 0; i < kPixels; ++i) {  // a short last tile repeats its last pixel
       const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p - n * image;
       qs[i] = q;
+      full[i] = static_cast<int32_t>(counted[q] * s.channelsPerGroup);
+      border |= skippedBegin[q] != skippedBegin[q + 1];
       for (int64_t t = 0; t < taps; ++t) {
-        const int64_t off = plan.offsets[q * taps + t];
-        x[t * kPixels + i] = off < 0 ? plan.zeros.data() : in + n * imageWords + off;
+        const int64_t off = offsets[q * taps + t];
+        x[t * kPixels + i] = off < 0 ? zeros : in + n * imageWords + off;
       }
     }
-    for (int64_t g = 0; g < s.groups; ++g)
-      for (int64_t b = 0; b < plan.blocksPerGroup; ++b) {
-        Micro::accumulate(x, taps, g * s.wordsPerGroup,
-                          plan.packedFilter.data() + (g * plan.blocksPerGroup + b) * blockWords, s.wordsPerGroup, acc);
-        const int64_t c0 = g * plan.outPerGroup + b * kBlock;
-        const int lanes = static_cast<int>(std::min<int64_t>(kBlock, plan.outPerGroup - b * kBlock));
-        for (int i = 0; i < valid; ++i) {
-          const int64_t q = qs[i], full = plan.counted[q] * s.channelsPerGroup;
-          int32_t *cv = conv + i * kBlock;
-          const int32_t full32 = static_cast<int32_t>(full);
-          for (int j = 0; j < kBlock; ++j) cv[j] = full32 - 2 * acc[i * kBlock + j];
-          for (int32_t k = plan.skippedBegin[q]; k < plan.skippedBegin[q + 1]; ++k)
-            for (int j = 0; j < lanes; ++j) cv[j] += 2 * plan.tapPopcount[(c0 + j) * taps + plan.skipped[k]];
-        }
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t b = 0; b < blocksPerGroup; ++b) {
+        Micro::accumulate(x, taps, g * wordsPerGroup, packedFilter + (g * blocksPerGroup + b) * blockWords,
+                          wordsPerGroup, acc);
+        const int64_t c0 = g * outPerGroup + b * kBlock;
+        const int lanes = static_cast<int>(std::min<int64_t>(kBlock, outPerGroup - b * kBlock));
+        for (int i = 0; i < valid; ++i)
+          for (int j = 0; j < kBlock; ++j) conv[i * kBlock + j] = full[i] - 2 * acc[i * kBlock + j];
+        if (border)
+          for (int i = 0; i < valid; ++i)
+            for (int32_t k = skippedBegin[qs[i]]; k < skippedBegin[qs[i] + 1]; ++k)
+              for (int j = 0; j < lanes; ++j) conv[i * kBlock + j] += 2 * tapPopcount[(c0 + j) * taps + skipped[k]];
         if (floatOut && lanes == kBlock) {  // the common case, vectorized
           for (int i = 0; i < valid; ++i)
             writeFloatBlock(conv + i * kBlock, mult + c0, bias + c0, lo32, hi32,
-                            static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0);
+                            static_cast<float *>(out) + (p0 + i) * channelsOut + c0);
         } else {
           for (int i = 0; i < valid; ++i)
             for (int j = 0; j < lanes; ++j)
-              writeOutput(o, s.K, lo, hi, s.channelsOut, p0 + i, c0 + j, conv[i * kBlock + j], out);
+              writeOutput(o, s.K, lo, hi, channelsOut, p0 + i, c0 + j, conv[i * kBlock + j], out);
         }
       }
   }
