@@ -188,6 +188,23 @@ def test_bmaxpool(padding, seed):
     np.testing.assert_array_equal(pooled, ref_bitpack(expected))
 
 
+@pytest.mark.parametrize("value", ["popcnt", "portable", "sse9", "avx512"])
+def test_isa_environment_override(value):
+    """LCE_KERNELS_ISA forces a path of this CPU; anything else warns and uses the best path."""
+    import os
+    import subprocess
+    import sys
+    code = "from lce_convert import _kernels as K; print(K.active_isa(), K.supported_isas()[-1])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, LCE_KERNELS_ISA=value))
+    assert r.returncode == 0, r.stderr
+    active, best = r.stdout.split()
+    if value in K.supported_isas():
+        assert active == value and r.stderr == ""
+    else:
+        assert active == best and "LCE_KERNELS_ISA=%s is not an ISA path" % value in r.stderr
+
+
 def test_bad_arguments():
     x = np.zeros((1, 4, 4, 1), np.int32)
     w = np.zeros((2, 3, 3, 1), np.int32)

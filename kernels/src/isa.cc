@@ -1,7 +1,9 @@
 // ISA selection: once from CPUID, overridable by LCE_KERNELS_ISA.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "lce_kernels/kernels.h"
 
@@ -24,14 +26,23 @@ bool cpuHas(Isa isa) {
 #endif
 }
 
-Isa initialIsa() {
-  if (const char *forced = std::getenv("LCE_KERNELS_ISA")) {
-    for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
-      if (!std::strcmp(forced, isaName(isa)) && cpuHas(isa)) return isa;
-  }
+Isa bestIsa() {
   for (Isa isa : {Isa::kAvx512, Isa::kAvx2, Isa::kPopcnt})
     if (cpuHas(isa)) return isa;
   return Isa::kPortable;
+}
+
+Isa initialIsa() {
+  const char *forced = std::getenv("LCE_KERNELS_ISA");
+  if (!forced || !*forced) return bestIsa();
+  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
+    if (!std::strcmp(forced, isaName(isa)) && cpuHas(isa)) return isa;
+  std::string here;
+  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
+    if (cpuHas(isa)) here += std::string(here.empty() ? "" : ", ") + isaName(isa);
+  std::fprintf(stderr, "lce_kernels: LCE_KERNELS_ISA=%s is not an ISA path of this CPU (%s); using %s\n", forced,
+               here.c_str(), isaName(bestIsa()));
+  return bestIsa();
 }
 
 Isa &current() {
