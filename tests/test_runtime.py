@@ -167,3 +167,17 @@ def test_benchmark_profile_runs(tmp_path, capsys):
     for line in bconv_rows:  # ours, LCE default, LCE indirect, ours inside the model
         assert len(re.findall(r"\d+\.\d{3}", line)) == 4, line
     assert "failed" not in out
+
+
+def test_delegate_isa_option():
+    """The delegate's `isa` option takes the ISA paths of this CPU and refuses anything else."""
+    from ai_edge_litert.interpreter import load_delegate
+    from lce_convert import _kernels
+    from lce_convert.interpreter import delegate_path
+    previous = _kernels.active_isa()  # the delegate library has its own copy of the kernels
+    try:
+        assert load_delegate(delegate_path(), options={"isa": "popcnt"}) is not None
+        with pytest.raises((ValueError, RuntimeError)):
+            load_delegate(delegate_path(), options={"isa": "sse9"})
+    finally:
+        load_delegate(delegate_path(), options={"isa": previous})

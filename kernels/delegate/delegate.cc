@@ -382,8 +382,15 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
   (void)values;
   for (size_t i = 0; i < count; ++i) {
     if (std::strcmp(keys[i], "isa") == 0) {
+      bool found = false;
       for (auto isa : lce_kernels::supportedIsas())
-        if (!std::strcmp(values[i], lce_kernels::isaName(isa))) lce_kernels::setIsa(isa);
+        if (values[i] && !std::strcmp(values[i], lce_kernels::isaName(isa))) lce_kernels::setIsa(isa), found = true;
+      if (!found) {
+        if (reportError)
+          reportError((std::string("lce_convert delegate: isa '") + (values[i] ? values[i] : "") +
+                       "' is not an ISA path of this CPU").c_str());
+        return nullptr;
+      }
     } else if (reportError) {
       reportError((std::string("lce_convert delegate: unknown option ") + keys[i]).c_str());
       return nullptr;
