@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -211,9 +212,14 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
       }
       const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
       LCE_ENSURE(ctx, dimsOf(*filter)[3] == s.wordsPerGroup, "LceBconv2d: filter depth must be ceil(channels_in/groups/32)");
-      op.plan = std::make_unique<lce_kernels::Bconv2dPlan>(s);
       op.constantFilter = filter->allocation_type == kTfLiteMmapRo && filter->data != nullptr;
-      if (op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+      try {  // the plan is the size of the output image times the taps: huge shapes may not fit
+        op.plan = std::make_unique<lce_kernels::Bconv2dPlan>(s);
+        if (op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+      } catch (const std::exception &e) {
+        op.plan.reset();
+        LCE_ENSURE(ctx, false, "LceBconv2d: cannot prepare the kernel: %s", e.what());
+      }
       return resize(ctx, p, op.outputs[0],
                     {s.batch, s.outHeight, s.outWidth, bitpacked ? packedWords(s.channelsOut) : s.channelsOut});
     }
@@ -278,8 +284,12 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
         o.type = lce_kernels::OutputType::kInt8, o.scale = out->params.scale, o.zeroPoint = out->params.zero_point;
       const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
       LCE_ENSURE(ctx, op.plan && filter->data, "LceBconv2d: not prepared");
-      if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
-      op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
+      try {
+        if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+        op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
+      } catch (const std::exception &e) {
+        LCE_ENSURE(ctx, false, "LceBconv2d: %s", e.what());
+      }
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d: {
