@@ -13,6 +13,7 @@
 // unit of the active ISA (bconv2d_indirect_{portable,popcnt,avx2,avx512}.cc, built with their
 // own flags from bconv2d_indirect_impl.h).
 #include <algorithm>
+#include <atomic>
 #include <stdexcept>
 
 #include "bconv2d_indirect_kernel.h"
@@ -87,9 +88,20 @@ void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, i
   const int64_t pixels = shape.batch * shape.outHeight * shape.outWidth;
   if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
   const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
-  ThreadPool::instance().parallelFor(threads, tiles, [&](int64_t firstTile, int64_t endTile) {
+  if (threads <= 1 || tiles < 2) {
     std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
-    kernel.run(*this, input, o, out, firstTile, endTile, scratch.data());
+    kernel.run(*this, input, o, out, 0, tiles, scratch.data());
+    return;
+  }
+  // Threads take chunks of tiles from a shared counter (about 8 per thread), so that a thread
+  // slowed down by other jobs on its core leaves its share to the others. Every tile is computed
+  // the same way whichever thread takes it: the results do not depend on the split.
+  const int64_t chunks = std::min<int64_t>(tiles, 8 * static_cast<int64_t>(threads));
+  std::atomic<int64_t> next{0};
+  ThreadPool::instance().parallelFor(threads, threads, [&](int64_t, int64_t) {
+    std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+      kernel.run(*this, input, o, out, tiles * c / chunks, tiles * (c + 1) / chunks, scratch.data());
   });
 }
 
