@@ -48,3 +48,27 @@ def quicknet(input_size=224, seed=0, filters=(64, 128, 256, 512), blocks=(4, 4, 
             layer.set_weights([rng.uniform(0.5, 1.5, g.shape).astype("f4"), rng.normal(0, 0.3, b.shape).astype("f4"),
                                rng.normal(0, 0.3, m.shape).astype("f4"), rng.uniform(0.5, 2, v.shape).astype("f4")])
     return model
+
+
+if __name__ == "__main__":
+    # Writes the model for lce-benchmark: `python benchmarks/quicknet.py OUT_DIR [--size 224]`
+    # gives OUT_DIR/quicknet.tflite (converted, bitpacked activations) and
+    # OUT_DIR/quicknet_float.tflite (TensorFlow's float conversion of the same Keras model).
+    import argparse
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("out_dir")
+    parser.add_argument("--size", type=int, default=224)
+    args = parser.parse_args()
+    import tensorflow as tf
+    import lce_convert
+    from lce_convert.converter import _tflite_from_keras
+    model = quicknet(args.size)
+    os.makedirs(args.out_dir, exist_ok=True)
+    converted = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True)
+    with open(os.path.join(args.out_dir, "quicknet.tflite"), "wb") as f:
+        f.write(bytes(converted))
+    with open(os.path.join(args.out_dir, "quicknet_float.tflite"), "wb") as f:
+        f.write(_tflite_from_keras(tf, model))
+    print("wrote", args.out_dir)

@@ -1,11 +1,21 @@
 """`lce-benchmark` (also `python -m lce_convert.benchmark`): model latency, median over repeated
-runs, in one process for
+runs (the runtimes take turns, run by run), in one process for
   - our delegate (lce_convert.Interpreter),
   - LCE 0.16's interpreter, default kernels and use_indirect_bgemm=True (if installed),
   - TFLite float (XNNPACK) on the unconverted model, if given with --float,
 and the ratios against our delegate. Figures only: nothing is asserted.
 
-    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1] [--runs 20]
+    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1] [--runs 20] [--profile]
+
+`--profile` adds a per-op profile. The TFLite Python interpreters have no op profiler, so every
+operator is timed alone: a one-op model is cut from the model (the operator, its constant
+inputs, its other inputs as model inputs), fed the real intermediate values of the full model
+(captured once by a variant whose outputs are every tensor), and timed in each runtime as the
+median of "set inputs, invoke, read outputs" (the same work in every runtime; LCE's wrapper
+offers nothing finer). The copies and the per-invoke overhead are included, so the sum of the
+per-op times exceeds the full model's time; it is printed next to it. For our delegate the
+time of every Lce node measured inside the full model (LCE_DELEGATE_PROFILE, no copies; mean
+over the runs) is printed as well.
 """
 import argparse
 import statistics
@@ -16,15 +26,19 @@ import warnings
 import numpy as np
 
 
-def _median_ms(run, runs, warmup=2):
-    for _ in range(warmup):
-        run()
-    times = []
+def _interleaved_ms(runners, runs, warmup=2):
+    """[(name, (median ms, min ms))]: the runners take turns, run by run, so that load from
+    other jobs on a shared machine affects all of them alike."""
+    for _, run in runners:
+        for _ in range(warmup):
+            run()
+    times = [[] for _ in runners]
     for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times), min(times)
+        for (_, run), t in zip(runners, times):
+            start = time.perf_counter()
+            run()
+            t.append((time.perf_counter() - start) * 1e3)
+    return [(name, (statistics.median(t), min(t))) for (name, _), t in zip(runners, times)]
 
 
 def _inputs(details, rng):
@@ -38,12 +52,203 @@ def _inputs(details, rng):
     return out
 
 
+# --- per-op profile ------------------------------------------------------------------------------
+
+def _model_t(model_bytes):
+    from ._schema import schema
+    return schema().ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+
+
+def _pack(model_t):
+    import flatbuffers
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _op_name(model_t, op):
+    from ._schema import enum_names, schema
+    code = model_t.operatorCodes[op.opcodeIndex]
+    builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+    if code.customCode:
+        return code.customCode.decode() if isinstance(code.customCode, bytes) else str(code.customCode)
+    return enum_names(schema().BuiltinOperator).get(builtin, str(builtin))
+
+
+def _is_constant(model_t, tensor):
+    buf = model_t.buffers[tensor.buffer] if 0 < tensor.buffer < len(model_t.buffers) else None
+    return buf is not None and buf.data is not None and len(buf.data) > 0
+
+
+def _all_outputs_model(model_bytes):
+    """The model with every operator output as a model output (for capturing intermediates)."""
+    m = _model_t(model_bytes)
+    sg = m.subgraphs[0]
+    outs = []
+    for op in sg.operators:
+        outs += [t for t in op.outputs if t >= 0 and t not in outs]
+    sg.outputs = outs
+    m.signatureDefs = None
+    return _pack(m), outs
+
+
+def _one_op_model(model_t, index):
+    """Operator `index` of subgraph 0 alone: (model bytes, original indices of its inputs)."""
+    import copy
+    from ._schema import schema
+    s = schema()
+    sg = model_t.subgraphs[0]
+    op = copy.deepcopy(sg.operators[index])
+    used = [t for t in list(op.inputs) + list(op.outputs) if t >= 0]
+    used = list(dict.fromkeys(used))
+    new_index = {t: i for i, t in enumerate(used)}
+    buffers = [s.BufferT()]
+    tensors, inputs = [], []
+    for t in used:
+        tensor = copy.copy(sg.tensors[t])
+        if _is_constant(model_t, tensor):
+            buffers.append(model_t.buffers[tensor.buffer])
+            tensor.buffer = len(buffers) - 1
+        else:
+            tensor.buffer = 0
+            if t in op.inputs:
+                inputs.append(t)
+        tensors.append(tensor)
+    op.inputs = [new_index[t] if t >= 0 else -1 for t in op.inputs]
+    op.outputs = [new_index[t] for t in op.outputs]
+    if getattr(op, "intermediates", None) is not None and len(op.intermediates):
+        raise ValueError("operators with intermediates are not supported")
+    sub = s.SubGraphT()
+    sub.tensors, sub.operators = tensors, [op]
+    sub.inputs, sub.outputs = [new_index[t] for t in inputs], list(op.outputs)
+    sub.name = "op%d" % index
+    m = s.ModelT()
+    m.version, m.description = model_t.version, "one op"
+    m.operatorCodes, m.buffers, m.subgraphs = model_t.operatorCodes, buffers, [sub]
+    return _pack(m), inputs
+
+
+class _TfliteRunner:
+    """set inputs, invoke, read outputs; for tf.lite-style interpreters (ours, TFLite float)."""
+
+    def __init__(self, interpreter, inputs):
+        self.it = interpreter
+        self.inputs = [(d["index"], v) for d, v in zip(interpreter.get_input_details(), inputs)]
+        self.outputs = [d["index"] for d in interpreter.get_output_details()]
+
+    def __call__(self):
+        for index, value in self.inputs:
+            self.it.set_tensor(index, value)
+        self.it.invoke()
+        return [self.it.get_tensor(i) for i in self.outputs]
+
+
+def _make_runner(runtime, model_bytes, inputs, threads):
+    if runtime == "ours":
+        from .interpreter import Interpreter
+        return _TfliteRunner(Interpreter(model_bytes, num_threads=threads)._interpreter, inputs)
+    if runtime == "float":
+        from ai_edge_litert.interpreter import Interpreter as LiteRt
+        it = LiteRt(model_content=model_bytes, num_threads=threads)
+        it.allocate_tensors()
+        return _TfliteRunner(it, inputs)
+    from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
+    lce = LceInterpreter(model_bytes, num_threads=threads, use_indirect_bgemm=runtime == "lce_indirect")
+    return lambda: lce.interpreter.predict(inputs)
+
+
+def _capture(model_bytes, x, runtime, threads):
+    """Values of every operator output of the full model for input x: {tensor index: array}."""
+    data, outs = _all_outputs_model(model_bytes)
+    values = _make_runner(runtime, data, x, threads)()
+    return dict(zip(outs, values))
+
+
+def _profile(model_bytes, x, runtimes, threads, runs):
+    """[(op index, op name, output shape, {runtime: median ms})] for subgraph 0 of the model."""
+    model_t = _model_t(model_bytes)
+    sg = model_t.subgraphs[0]
+    values = _capture(model_bytes, x, runtimes[0], threads)
+    for t, v in zip(sg.inputs, x):
+        values[t] = v
+    rows = []
+    for i, op in enumerate(sg.operators):
+        name = _op_name(model_t, op)
+        shape = list(sg.tensors[op.outputs[0]].shape) if len(op.outputs) else []
+        sub, inputs = _one_op_model(model_t, i)
+        runners = []
+        for runtime in runtimes:
+            try:
+                runner = _make_runner(runtime, sub, [values[t] for t in inputs], threads)
+                runner()
+                runners.append((runtime, runner))
+            except Exception as e:  # a runtime that cannot run this op alone: reported, not fatal
+                print("  (op %d %s: %s failed: %s)" % (i, name, runtime, (str(e).splitlines() or [""])[0][:100]))
+        times = dict.fromkeys(runtimes)
+        times.update({runtime: median for runtime, (median, _) in _interleaved_ms(runners, runs, warmup=1)})
+        rows.append((i, name, shape, times))
+    return rows
+
+
+def _delegate_node_times(model_bytes, x, threads, runs):
+    """{node index: ms per invoke} of our delegate's nodes inside the full model (mean over
+    `runs` invokes after a warm-up)."""
+    import ctypes
+    from .interpreter import Interpreter, delegate_path
+    lib = ctypes.CDLL(delegate_path())
+    lib.lce_delegate_profile_entry.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                                               ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_double),
+                                               ctypes.POINTER(ctypes.c_int64)]
+    ours = Interpreter(model_bytes, num_threads=threads)
+    ours.predict(x)
+    lib.lce_delegate_profile_reset()
+    lib.lce_delegate_profile_enable(1)
+    try:
+        for _ in range(runs):
+            ours.predict(x)
+    finally:
+        lib.lce_delegate_profile_enable(0)
+    out = {}
+    node, seconds, calls = ctypes.c_int(), ctypes.c_double(), ctypes.c_int64()
+    for i in range(max(0, lib.lce_delegate_profile_entry(-1, None, None, None, None))):
+        lib.lce_delegate_profile_entry(i, ctypes.byref(node), None, ctypes.byref(seconds), ctypes.byref(calls))
+        out[node.value] = seconds.value * 1e3 / max(1, calls.value)
+    lib.lce_delegate_profile_reset()
+    return out
+
+
+def _print_profile(title, rows, runtimes, labels, totals, extra=None):
+    print("\n%s: per-op profile, median ms of set inputs + invoke + read outputs of each op alone" % title)
+    header = "  %4s %-22s %-18s" % ("op", "operator", "output shape") + "".join("%12s" % labels[r] for r in runtimes)
+    if extra:
+        header += "%14s" % extra[0]
+    print(header)
+    for i, name, shape, times in rows:
+        line = "  %4d %-22s %-18s" % (i, name[:22], "x".join(str(d) for d in shape)[:18])
+        line += "".join("%12s" % ("-" if times[r] is None else "%.3f" % times[r]) for r in runtimes)
+        if extra:
+            line += "%14s" % ("%.3f" % extra[1][i] if i in extra[1] else "")
+        print(line)
+    print("  by operator type (sum of the ops alone):")
+    kinds = sorted({name for _, name, _, _ in rows},
+                   key=lambda k: -sum(t[runtimes[0]] or 0 for _, n, _, t in rows if n == k))
+    for kind in kinds:
+        sums = [sum(t[r] or 0 for _, n, _, t in rows if n == kind) for r in runtimes]
+        count = sum(1 for _, n, _, _ in rows if n == kind)
+        print("  %-29s %3d ops  " % (kind[:29], count) + "".join("%12.3f" % v for v in sums))
+    print("  %-38s" % "sum of all ops alone" + "".join(
+        "%12.3f" % sum(t[r] or 0 for _, _, _, t in rows) for r in runtimes))
+    print("  %-38s" % "full model (median, above)" + "".join(
+        "%12s" % ("%.3f" % totals[r] if r in totals else "-") for r in runtimes))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lce-benchmark", description=__doc__.split("\n")[0])
     parser.add_argument("model", help="converted .tflite (Lce* custom ops)")
     parser.add_argument("--float", dest="float_model", help="the unconverted float .tflite, for TFLite float")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--profile", action="store_true", help="also time every operator alone (see above)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     model = open(args.model, "rb").read()
@@ -52,12 +257,12 @@ def main(argv=None):
     ours = Interpreter(model, num_threads=args.threads)
     rng = np.random.default_rng(0)
     x = _inputs(ours.input_details, rng)
-    results = [("lce_convert delegate", _median_ms(lambda: ours.predict(x), args.runs))]
+    runners = [("lce_convert delegate", lambda: ours.predict(x))]
     try:
         from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
         for name, kwargs in (("LCE 0.16 default", {}), ("LCE 0.16 indirect_bgemm", {"use_indirect_bgemm": True})):
             lce = LceInterpreter(model, num_threads=args.threads, **kwargs)
-            results.append((name, _median_ms(lambda: lce.predict(x if len(x) > 1 else x[0]), args.runs)))
+            runners.append((name, lambda lce=lce: lce.predict(x if len(x) > 1 else x[0])))
     except ImportError:
         print("(larq-compute-engine not installed: no LCE figures)")
     if args.float_model:
@@ -69,12 +274,30 @@ def main(argv=None):
             for d, v in zip(plain.get_input_details(), x):
                 plain.set_tensor(d["index"], v)
             plain.invoke()
-        results.append(("TFLite float (XNNPACK)", _median_ms(run_float, args.runs)))
+        runners.append(("TFLite float (XNNPACK)", run_float))
+    results = _interleaved_ms(runners, args.runs)
 
     ours_ms = results[0][1][0]
-    print("%d thread(s), median (min) of %d runs" % (args.threads, args.runs))
+    print("%d thread(s), median (min) of %d runs, the runtimes taking turns" % (args.threads, args.runs))
     for name, (median, best) in results:
         print("  %-26s %9.2f ms (%8.2f)   %6.2fx our time" % (name, median, best, median / ours_ms))
+    if args.profile:
+        totals = {"ours": ours_ms}
+        labels = {"ours": "ours", "lce": "LCE dflt", "lce_indirect": "LCE indir", "float": "TFLite flt"}
+        for name, (median, _) in results:
+            if name == "LCE 0.16 default":
+                totals["lce"] = median
+            elif name == "LCE 0.16 indirect_bgemm":
+                totals["lce_indirect"] = median
+            elif name.startswith("TFLite float"):
+                totals["float"] = median
+        runtimes = ["ours"] + [r for r in ("lce", "lce_indirect") if r in totals]
+        rows = _profile(model, x, runtimes, args.threads, args.runs)
+        inside = _delegate_node_times(model, x, args.threads, args.runs)
+        _print_profile("converted model", rows, runtimes, labels, totals, ("ours in model", inside))
+        if args.float_model:
+            rows = _profile(open(args.float_model, "rb").read(), x, ["float"], args.threads, args.runs)
+            _print_profile("float model", rows, ["float"], labels, totals)
     return 0
 
 

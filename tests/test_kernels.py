@@ -9,7 +9,7 @@ import pytest
 
 from lce_convert import _kernels as K
 
-ALL_ISAS = ["portable", "avx2", "avx512"]
+ALL_ISAS = ["portable", "popcnt", "avx2", "avx512"]
 
 
 @pytest.fixture(params=ALL_ISAS)
@@ -67,6 +67,19 @@ def test_dequantize():
     np.testing.assert_array_equal(K.dequantize(packed, 70), np.where(x < 0, -1.0, 1.0).astype(np.float32))
     q = K.dequantize(packed, 70, scale=1 / 60, zero_point=100)
     np.testing.assert_array_equal(q, np.where(x < 0, 40, 127).astype(np.int8))  # +1 saturates at 127
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_quantize_dequantize_threads_identical(isa, threads):
+    rng = np.random.default_rng(threads)
+    x = rng.normal(size=(3, 61, 59, 70)).astype(np.float32)  # large enough to be split
+    q = rng.integers(-128, 128, size=x.shape).astype(np.int8)
+    packed = K.bitpack(x)
+    np.testing.assert_array_equal(K.bitpack(x, threads=threads), packed)
+    np.testing.assert_array_equal(K.bitpack(q, 5, threads=threads), K.bitpack(q, 5))
+    np.testing.assert_array_equal(K.dequantize(packed, 70, threads=threads), K.dequantize(packed, 70))
+    np.testing.assert_array_equal(K.dequantize(packed, 70, scale=0.1, zero_point=3, threads=threads),
+                                  K.dequantize(packed, 70, scale=0.1, zero_point=3))
 
 
 def ref_bconv2d(x_pm1, w_pm1, groups, strides, dilations, padding, pad_values):
@@ -147,6 +160,21 @@ def test_bconv2d_against_reference(seed, kernel, isa):
     np.testing.assert_array_equal(unpack(yb, o), np.where(bits, -1.0, 1.0))
 
 
+@pytest.mark.parametrize("channels,filter_size", [(2560, 3), (100, 7), (33, 1)])
+@pytest.mark.parametrize("pad_values", [0, 1])
+def test_bconv2d_saturated_counts(isa, channels, filter_size, pad_values):
+    """Every bit differs (popcount 8 in every byte of every step): the SIMD paths' narrow
+    counters must be flushed in time over long depths (2560 channels: 40 64-bit words per tap)
+    and many taps; zero/one padding at the borders; a partial last 32-bit word."""
+    x = -np.ones((1, 5, 6, channels))
+    w = np.ones((10, filter_size, filter_size, channels))
+    w[3] = -1.0  # one channel agrees everywhere instead
+    conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
+    y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME", pad_values=pad_values,
+                  output_type="float")
+    np.testing.assert_array_equal(y, conv.astype(np.float32))
+
+
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 @pytest.mark.parametrize("seed", range(6))
 def test_bmaxpool(padding, seed):
@@ -158,6 +186,23 @@ def test_bmaxpool(padding, seed):
     import tensorflow as tf
     expected = tf.nn.max_pool2d(x, (fh, fw), (sh, sw), padding).numpy()
     np.testing.assert_array_equal(pooled, ref_bitpack(expected))
+
+
+@pytest.mark.parametrize("value", ["popcnt", "portable", "sse9", "avx512"])
+def test_isa_environment_override(value):
+    """LCE_KERNELS_ISA forces a path of this CPU; anything else warns and uses the best path."""
+    import os
+    import subprocess
+    import sys
+    code = "from lce_convert import _kernels as K; print(K.active_isa(), K.supported_isas()[-1])"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, LCE_KERNELS_ISA=value))
+    assert r.returncode == 0, r.stderr
+    active, best = r.stdout.split()
+    if value in K.supported_isas():
+        assert active == value and r.stderr == ""
+    else:
+        assert active == best and "LCE_KERNELS_ISA=%s is not an ISA path" % value in r.stderr
 
 
 def test_bad_arguments():

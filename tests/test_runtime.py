@@ -147,3 +147,37 @@ def test_benchmark_cli_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("lce_convert delegate", "LCE 0.16 default", "LCE 0.16 indirect_bgemm", "TFLite float"):
         assert name in out
+
+
+def test_benchmark_profile_runs(tmp_path, capsys):
+    """lce-benchmark --profile: every op of both models timed alone in every runtime, and our
+    delegate's in-model node times (LCE_DELEGATE_PROFILE accessors) for the Lce ops."""
+    import re
+    import tensorflow as tf
+    from lce_convert import benchmark
+    model, model_bytes = converted("quicknet_like", True)
+    path, plain_path = tmp_path / "m.tflite", tmp_path / "plain.tflite"
+    path.write_bytes(model_bytes)
+    plain_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    assert benchmark.main([str(path), "--float", str(plain_path), "--runs", "1", "--profile"]) == 0
+    out = capsys.readouterr().out
+    assert "converted model: per-op profile" in out and "float model: per-op profile" in out
+    bconv_rows = [line for line in out.splitlines() if re.match(r"\s+\d+ LceBconv2d ", line)]
+    assert bconv_rows
+    for line in bconv_rows:  # ours, LCE default, LCE indirect, ours inside the model
+        assert len(re.findall(r"\d+\.\d{3}", line)) == 4, line
+    assert "failed" not in out
+
+
+def test_delegate_isa_option():
+    """The delegate's `isa` option takes the ISA paths of this CPU and refuses anything else."""
+    from ai_edge_litert.interpreter import load_delegate
+    from lce_convert import _kernels
+    from lce_convert.interpreter import delegate_path
+    previous = _kernels.active_isa()  # the delegate library has its own copy of the kernels
+    try:
+        assert load_delegate(delegate_path(), options={"isa": "popcnt"}) is not None
+        with pytest.raises((ValueError, RuntimeError)):
+            load_delegate(delegate_path(), options={"isa": "sse9"})
+    finally:
+        load_delegate(delegate_path(), options={"isa": previous})

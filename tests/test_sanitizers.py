@@ -12,7 +12,9 @@ KERNELS = os.path.join(ROOT, "kernels")
 SOURCES = {  # source -> extra flags (mirrors kernels/CMakeLists.txt)
     "src/isa.cc": [], "src/bitpack.cc": [], "src/bitpack_avx2.cc": [], "src/bitpack_avx512.cc": [],
     "src/bconv2d_reference.cc": [], "src/bconv2d_indirect.cc": [], "src/bconv2d_indirect_portable.cc": [],
-    "src/bconv2d_indirect_popcnt.cc": ["-mpopcnt"], "src/bmaxpool.cc": [], "src/thread_pool.cc": [],
+    "src/bconv2d_indirect_popcnt.cc": ["-mpopcnt"], "src/bconv2d_indirect_avx2.cc": ["-mavx2", "-mpopcnt"],
+    "src/bconv2d_indirect_avx512.cc": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq", "-mpopcnt"],
+    "src/bmaxpool.cc": [], "src/thread_pool.cc": [],
     "tests/kernel_selftest.cc": [],
 }
 FLAGS = ["-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-ffp-contract=off",

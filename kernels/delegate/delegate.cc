@@ -7,11 +7,15 @@
 // claimed partition are made kTfLiteDynamic before resizing (the arena plans none for them).
 // Malformed options, types or shapes make preparation fail with a message, never a crash.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,12 +38,58 @@ bool opKindOf(const char *name, OpKind &kind) {
   return false;
 }
 
+// Per-node profile (lce-benchmark's per-op view): when enabled (environment variable
+// LCE_DELEGATE_PROFILE=1 at delegate creation, or lce_delegate_profile_enable), every invoke of
+// a claimed node adds its wall time to the node's entry. Read through the C functions at the end
+// of this file. Nodes of several interpreters are told apart by their partition.
+struct ProfileEntry {
+  const void *partition;
+  int node;
+  const char *op;
+  double seconds = 0;
+  int64_t calls = 0;
+};
+
+struct Profile {
+  std::mutex mutex;
+  std::atomic<bool> enabled{false};
+  std::vector<ProfileEntry> entries;
+
+  static Profile &instance() {
+    static Profile profile;
+    return profile;
+  }
+  void add(const void *partition, int node, const char *op, double seconds) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (ProfileEntry &e : entries)
+      if (e.partition == partition && e.node == node) {
+        e.seconds += seconds, ++e.calls;
+        return;
+      }
+    entries.push_back({partition, node, op, seconds, 1});
+  }
+};
+
+const char *opName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kQuantize: return "LceQuantize";
+    case OpKind::kDequantize: return "LceDequantize";
+    case OpKind::kBconv2d: return "LceBconv2d";
+    case OpKind::kBMaxPool2d: return "LceBMaxPool2d";
+  }
+  return "?";
+}
+
 struct Op {
   OpKind kind;
   std::vector<int> inputs, outputs;
   std::map<std::string, int64_t> options;
   int nodeIndex;
   lce_kernels::Bconv2dShape bconv;  // derived and validated in prepare, used by invoke
+  // Built in prepare: indirection offsets and, for a constant filter, the repacked filter
+  // (otherwise repacked at every invoke).
+  std::unique_ptr<lce_kernels::Bconv2dPlan> plan;
+  bool constantFilter = false;
   lce_kernels::PoolShape pool;
 };
 
@@ -160,6 +210,16 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
         LCE_ENSURE(ctx, numElements(dimsOf(*t)) == s.channelsOut, "LceBconv2d: per-channel input of the wrong size");
         LCE_ENSURE(ctx, t->type == (k == 4 ? kTfLiteInt32 : kTfLiteFloat32), "LceBconv2d: per-channel input of the wrong type");
       }
+      const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
+      LCE_ENSURE(ctx, dimsOf(*filter)[3] == s.wordsPerGroup, "LceBconv2d: filter depth must be ceil(channels_in/groups/32)");
+      op.constantFilter = filter->allocation_type == kTfLiteMmapRo && filter->data != nullptr;
+      try {  // the plan is the size of the output image times the taps: huge shapes may not fit
+        op.plan = std::make_unique<lce_kernels::Bconv2dPlan>(s);
+        if (op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+      } catch (const std::exception &e) {
+        op.plan.reset();
+        LCE_ENSURE(ctx, false, "LceBconv2d: cannot prepare the kernel: %s", e.what());
+      }
       return resize(ctx, p, op.outputs[0],
                     {s.batch, s.outHeight, s.outWidth, bitpacked ? packedWords(s.channelsOut) : s.channelsOut});
     }
@@ -180,33 +240,36 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
   return kTfLiteError;
 }
 
-TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
+TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
   const TfLiteTensor *in = tensor(ctx, op.inputs[0]);
   TfLiteTensor *out = tensor(ctx, op.outputs[0]);
   auto id = dimsOf(*in);
   LCE_ENSURE(ctx, in->data && out->data, "Lce op: unallocated tensor");
+  const int threads = std::max(1, ctx->recommended_num_threads);
   switch (op.kind) {
     case OpKind::kQuantize: {
       const int64_t c = id.back(), rows = numElements(id) / std::max<int64_t>(c, 1);
       if (in->type == kTfLiteFloat32)
-        lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data));
+        lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data),
+                                  threads);
       else
         lce_kernels::bitpackInt8(static_cast<const int8_t *>(in->data), rows, c,
-                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(out->data));
+                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(out->data),
+                                 threads);
       return kTfLiteOk;
     }
     case OpKind::kDequantize: {
       auto od = dimsOf(*out);
       const int64_t c = od.back(), rows = numElements(od) / std::max<int64_t>(c, 1);
       if (out->type == kTfLiteFloat32)
-        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data));
+        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data),
+                                     threads);
       else
         lce_kernels::dequantizeInt8(static_cast<const int32_t *>(in->data), rows, c, out->params.scale,
-                                    out->params.zero_point, static_cast<int8_t *>(out->data));
+                                    out->params.zero_point, static_cast<int8_t *>(out->data), threads);
       return kTfLiteOk;
     }
     case OpKind::kBconv2d: {
-      const lce_kernels::Bconv2dShape &s = op.bconv;
       lce_kernels::Bconv2dOutput o;
       const int64_t act = option(op, "fused_activation_function", 0);
       if (act == 1) o.clampLow = 0;                        // RELU
@@ -219,9 +282,14 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Op &op) {
       if (out->type == kTfLiteInt32) o.type = lce_kernels::OutputType::kBitpacked;
       else if (out->type == kTfLiteInt8)
         o.type = lce_kernels::OutputType::kInt8, o.scale = out->params.scale, o.zeroPoint = out->params.zero_point;
-      lce_kernels::bconv2dIndirect(s, static_cast<const int32_t *>(in->data),
-                                   static_cast<const int32_t *>(tensor(ctx, op.inputs[1])->data), o, out->data,
-                                   std::max(1, ctx->recommended_num_threads));
+      const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
+      LCE_ENSURE(ctx, op.plan && filter->data, "LceBconv2d: not prepared");
+      try {
+        if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+        op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
+      } catch (const std::exception &e) {
+        LCE_ENSURE(ctx, false, "LceBconv2d: %s", e.what());
+      }
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d: {
@@ -275,8 +343,17 @@ TfLiteStatus kernelPrepare(TfLiteContext *ctx, TfLiteNode *node) {
 
 TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
   auto *p = static_cast<Partition *>(node->user_data);
-  for (const Op &op : p->ops)
+  Profile &profile = Profile::instance();
+  for (Op &op : p->ops) {
+    if (!profile.enabled) {
+      if (invokeOp(ctx, op) != kTfLiteOk) return kTfLiteError;
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
     if (invokeOp(ctx, op) != kTfLiteOk) return kTfLiteError;
+    profile.add(p, op.nodeIndex, opName(op.kind),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
   return kTfLiteOk;
 }
 
@@ -315,13 +392,22 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
   (void)values;
   for (size_t i = 0; i < count; ++i) {
     if (std::strcmp(keys[i], "isa") == 0) {
+      bool found = false;
       for (auto isa : lce_kernels::supportedIsas())
-        if (!std::strcmp(values[i], lce_kernels::isaName(isa))) lce_kernels::setIsa(isa);
+        if (values[i] && !std::strcmp(values[i], lce_kernels::isaName(isa))) lce_kernels::setIsa(isa), found = true;
+      if (!found) {
+        if (reportError)
+          reportError((std::string("lce_convert delegate: isa '") + (values[i] ? values[i] : "") +
+                       "' is not an ISA path of this CPU").c_str());
+        return nullptr;
+      }
     } else if (reportError) {
       reportError((std::string("lce_convert delegate: unknown option ") + keys[i]).c_str());
       return nullptr;
     }
   }
+  if (const char *env = std::getenv("LCE_DELEGATE_PROFILE"))
+    if (!std::strcmp(env, "1")) Profile::instance().enabled = true;
   auto *d = static_cast<TfLiteDelegate *>(std::calloc(1, sizeof(TfLiteDelegate)));
   d->Prepare = delegatePrepare;
   d->flags = kTfLiteDelegateFlagsAllowDynamicTensors;
@@ -329,5 +415,31 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
 }
 
 __attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(TfLiteDelegate *d) { std::free(d); }
+
+// Profile access (ctypes; see lce_convert/benchmark.py). enable: 1 on, 0 off; reset clears.
+__attribute__((visibility("default"))) void lce_delegate_profile_enable(int on) { Profile::instance().enabled = on != 0; }
+
+__attribute__((visibility("default"))) void lce_delegate_profile_reset() {
+  Profile &profile = Profile::instance();
+  std::lock_guard<std::mutex> lock(profile.mutex);
+  profile.entries.clear();
+}
+
+// Number of entries; entry `i` (0 <= i < count) is written to the non-null pointers. Returns -1
+// for an index out of range.
+__attribute__((visibility("default"))) int lce_delegate_profile_entry(int i, int *node, const char **op,
+                                                                      double *seconds, int64_t *calls) {
+  Profile &profile = Profile::instance();
+  std::lock_guard<std::mutex> lock(profile.mutex);
+  const int count = static_cast<int>(profile.entries.size());
+  if (i < 0) return count;
+  if (i >= count) return -1;
+  const ProfileEntry &e = profile.entries[i];
+  if (node) *node = e.node;
+  if (op) *op = e.op;
+  if (seconds) *seconds = e.seconds;
+  if (calls) *calls = e.calls;
+  return count;
+}
 
 }  // extern "C"

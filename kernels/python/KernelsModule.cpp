@@ -19,13 +19,14 @@ using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 std::vector<int64_t> shapeOf(const py::array &a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
 
 Isa isaFromName(const std::string &name) {
-  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512})
+  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
     if (name == isaName(isa)) return isa;
-  throw py::value_error("unknown ISA '" + name + "' (portable, avx2, avx512)");
+  throw py::value_error("unknown ISA '" + name + "' (portable, popcnt, avx2, avx512)");
 }
 
-py::array bitpack(py::array x, int zeroPoint) {
+py::array bitpack(py::array x, int zeroPoint, int threads) {
   if (x.ndim() < 1) throw py::value_error("bitpack needs at least one dimension");
+  if (threads < 1) throw py::value_error("threads must be positive");
   auto shape = shapeOf(x);
   const int64_t channels = shape.back(), rows = x.size() / std::max<int64_t>(channels, 1);
   shape.back() = packedWords(channels);
@@ -33,29 +34,30 @@ py::array bitpack(py::array x, int zeroPoint) {
   if (x.dtype().is(py::dtype::of<int8_t>())) {
     if (zeroPoint < -128 || zeroPoint > 127) throw py::value_error("zero point out of int8 range");
     Array<int8_t> in(x);
-    bitpackInt8(in.data(), rows, channels, static_cast<int8_t>(zeroPoint), out.mutable_data());
+    bitpackInt8(in.data(), rows, channels, static_cast<int8_t>(zeroPoint), out.mutable_data(), threads);
   } else if (x.dtype().is(py::dtype::of<float>())) {
     Array<float> in(x);
-    bitpackFloat(in.data(), rows, channels, out.mutable_data());
+    bitpackFloat(in.data(), rows, channels, out.mutable_data(), threads);
   } else {
     throw py::value_error("bitpack takes float32 or int8");
   }
   return out;
 }
 
-py::array dequantize(Array<int32_t> x, int64_t channels, std::optional<float> scale, int zeroPoint) {
+py::array dequantize(Array<int32_t> x, int64_t channels, std::optional<float> scale, int zeroPoint, int threads) {
+  if (threads < 1) throw py::value_error("threads must be positive");
   auto shape = shapeOf(x);
   if (shape.empty() || shape.back() != packedWords(channels)) throw py::value_error("last dim must be ceil(channels/32)");
   const int64_t rows = x.size() / shape.back();
   shape.back() = channels;
   if (!scale) {
     py::array_t<float> out(shape);
-    dequantizeFloat(x.data(), rows, channels, out.mutable_data());
+    dequantizeFloat(x.data(), rows, channels, out.mutable_data(), threads);
     return out;
   }
   if (!(*scale > 0)) throw py::value_error("scale must be positive");
   py::array_t<int8_t> out(shape);
-  dequantizeInt8(x.data(), rows, channels, *scale, zeroPoint, out.mutable_data());
+  dequantizeInt8(x.data(), rows, channels, *scale, zeroPoint, out.mutable_data(), threads);
   return out;
 }
 
@@ -151,9 +153,9 @@ PYBIND11_MODULE(_kernels, m) {
       throw py::value_error(e.what());
     }
   });
-  m.def("bitpack", &bitpack, py::arg("x"), py::arg("zero_point") = 0);
+  m.def("bitpack", &bitpack, py::arg("x"), py::arg("zero_point") = 0, py::arg("threads") = 1);
   m.def("dequantize", &dequantize, py::arg("x"), py::arg("channels"), py::arg("scale") = py::none(),
-        py::arg("zero_point") = 0);
+        py::arg("zero_point") = 0, py::arg("threads") = 1);
   m.def("bconv2d", &bconv2d, py::arg("input"), py::arg("filter"), py::arg("channels_in"), py::arg("groups") = 1,
         py::arg("strides") = std::pair<int64_t, int64_t>{1, 1},
         py::arg("dilations") = std::pair<int64_t, int64_t>{1, 1}, py::arg("padding") = "VALID",

@@ -1,26 +1,113 @@
-// Bconv2d by indirect BGEMM: for each output pixel an indirection table holds, per filter tap,
-// the address of the input pixel's packed words (one padding: a row of zero words, which read
-// as +1; zero padding: no entry, the tap is skipped). A block of 4 output channels is then
-// accumulated over the pixel's taps with XOR + POPCNT on 64-bit lanes, and
-//   conv = counted_taps * C_g - 2 * accum
-// equals semantics.md's conv exactly (skipped zero-padding taps contribute 0; no correction
-// term is needed). The output transform is the reference's (see bconv2d_reference.cc).
-// The implementation is in bconv2d_indirect_impl.h, compiled once per ISA; this file dispatches.
+// Bconv2d by indirect BGEMM. For each output pixel an indirection table holds, per filter tap,
+// the offset of the input pixel's packed words; padding taps read a row of zero words instead.
+// A tile of output pixels x one block of 8 output channels is accumulated over the taps with
+// XOR + popcount on 64-bit lanes (lane j = output channel j of the block; the per-ISA
+// microkernels differ only in how they count bits). Zero bits read as +1, which is exactly one
+// padding. For zero padding the tap must contribute 0 instead: its count popcount(0 ^ w) =
+// popcount(w_tap) is subtracted again (tapPopcount) and the tap is not counted, so that
+//   conv = counted_taps * C_g - 2 * (accum - sum over zero-padding taps of popcount(w_tap))
+// equals semantics.md's conv exactly. The output transform is the reference's
+// (output_transform.h).
+//
+// This file builds the plan (once per shape and filter) and dispatches run() to the translation
+// unit of the active ISA (bconv2d_indirect_{portable,popcnt,avx2,avx512}.cc, built with their
+// own flags from bconv2d_indirect_impl.h).
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+
+#include "bconv2d_indirect_kernel.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 
 namespace lce_kernels {
 
-void bconv2d_indirect_portable(const Bconv2dShape &, const int32_t *, const int32_t *, const Bconv2dOutput &,
-                               void *, int);
-void bconv2d_indirect_popcnt(const Bconv2dShape &, const int32_t *, const int32_t *, const Bconv2dOutput &,
-                             void *, int);
+Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s) {
+  taps = s.filterHeight * s.filterWidth;
+  words64 = (s.wordsPerGroup + 1) / 2;
+  outPerGroup = s.channelsOut / s.groups;
+  blocksPerGroup = (outPerGroup + kBlock - 1) / kBlock;
+  const int64_t image = s.outHeight * s.outWidth;
+  offsets.resize(image * taps);
+  counted.resize(image);
+  skippedBegin.resize(image + 1);
+  zeros.assign(s.wordsIn, 0u);
+  ones.assign(s.channelsOut, 1.0f);
+  floatZeros.assign(s.channelsOut, 0.0f);
+  for (int64_t oy = 0, q = 0; oy < s.outHeight; ++oy)
+    for (int64_t ox = 0; ox < s.outWidth; ++ox, ++q) {
+      skippedBegin[q] = static_cast<int32_t>(skipped.size());
+      int32_t count = 0;
+      for (int64_t ky = 0; ky < s.filterHeight; ++ky)
+        for (int64_t kx = 0; kx < s.filterWidth; ++kx) {
+          const int64_t t = ky * s.filterWidth + kx;
+          const int64_t iy = oy * s.strideHeight - s.padTop + ky * s.dilationHeight;
+          const int64_t ix = ox * s.strideWidth - s.padLeft + kx * s.dilationWidth;
+          const bool inside = iy >= 0 && iy < s.inHeight && ix >= 0 && ix < s.inWidth;
+          offsets[q * taps + t] = inside ? (iy * s.inWidth + ix) * s.wordsIn : -1;
+          if (inside || s.padValues == 1) ++count;
+          else skipped.push_back(static_cast<int32_t>(t));
+        }
+      counted[q] = count;
+    }
+  skippedBegin[image] = static_cast<int32_t>(skipped.size());
+  if (filter) setFilter(filter);
+}
+
+void Bconv2dPlan::setFilter(const int32_t *filter) {
+  const Bconv2dShape &s = shape;
+  packedFilter.assign(s.groups * blocksPerGroup * taps * words64 * kBlock, 0u);
+  tapPopcount.assign(s.channelsOut * taps, 0);
+  for (int64_t c = 0; c < s.channelsOut; ++c) {
+    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / kBlock, lane = (c % outPerGroup) % kBlock;
+    uint64_t *block = packedFilter.data() + (g * blocksPerGroup + b) * taps * words64 * kBlock;
+    for (int64_t t = 0; t < taps; ++t) {
+      const auto *w = reinterpret_cast<const uint32_t *>(filter) + (c * taps + t) * s.wordsPerGroup;
+      int32_t count = 0;
+      for (int64_t k = 0; k < s.wordsPerGroup; ++k) {
+        block[(t * words64 + k / 2) * kBlock + lane] |= static_cast<uint64_t>(w[k]) << (32 * (k % 2));
+        count += __builtin_popcount(w[k]);
+      }
+      tapPopcount[c * taps + t] = count;
+    }
+  }
+  hasFilter = true;
+}
+
+void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, int threads) const {
+  if (!hasFilter) throw std::logic_error("Bconv2dPlan::run before setFilter");
+  IndirectKernel kernel = bconv2d_indirect_portable();
+#if defined(__x86_64__)
+  switch (activeIsa()) {
+    case Isa::kAvx512: kernel = bconv2d_indirect_avx512(); break;
+    case Isa::kAvx2: kernel = bconv2d_indirect_avx2(); break;
+    case Isa::kPopcnt: kernel = bconv2d_indirect_popcnt(); break;
+    case Isa::kPortable: break;
+  }
+#endif
+  const int64_t pixels = shape.batch * shape.outHeight * shape.outWidth;
+  if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
+  const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
+  if (threads <= 1 || tiles < 2) {
+    std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
+    kernel.run(*this, input, o, out, 0, tiles, scratch.data());
+    return;
+  }
+  // Threads take chunks of tiles from a shared counter (about 8 per thread), so that a thread
+  // slowed down by other jobs on its core leaves its share to the others. Every tile is computed
+  // the same way whichever thread takes it: the results do not depend on the split.
+  const int64_t chunks = std::min<int64_t>(tiles, 8 * static_cast<int64_t>(threads));
+  std::atomic<int64_t> next{0};
+  ThreadPool::instance().parallelFor(threads, threads, [&](int64_t, int64_t) {
+    std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
+    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
+      kernel.run(*this, input, o, out, tiles * c / chunks, tiles * (c + 1) / chunks, scratch.data());
+  });
+}
 
 void bconv2dIndirect(const Bconv2dShape &s, const int32_t *input, const int32_t *filter, const Bconv2dOutput &o,
                      void *out, int threads) {
-#if defined(__x86_64__)
-  if (activeIsa() != Isa::kPortable) return bconv2d_indirect_popcnt(s, input, filter, o, out, threads);
-#endif
-  bconv2d_indirect_portable(s, input, filter, o, out, threads);
+  Bconv2dPlan(s, filter).run(input, o, out, threads);
 }
 
 }  // namespace lce_kernels

@@ -1,9 +1,6 @@
-// Indirect-BGEMM Bconv2d, built with -mpopcnt (hardware POPCNT; every AVX2 machine has it).
+// Indirect-BGEMM Bconv2d, built with -mpopcnt (scalar hardware POPCNT).
 #include "bconv2d_indirect_impl.h"
 
 namespace lce_kernels {
-void bconv2d_indirect_popcnt(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
-                             const Bconv2dOutput &o, void *out, int threads) {
-  run(s, input, filter, o, out, threads);
-}
+IndirectKernel bconv2d_indirect_popcnt() { return {ScalarMicro::kPixels, runTiles<ScalarMicro>}; }
 }  // namespace lce_kernels

@@ -2,8 +2,5 @@
 #include "bconv2d_indirect_impl.h"
 
 namespace lce_kernels {
-void bconv2d_indirect_portable(const Bconv2dShape &s, const int32_t *input, const int32_t *filter,
-                               const Bconv2dOutput &o, void *out, int threads) {
-  run(s, input, filter, o, out, threads);
-}
+IndirectKernel bconv2d_indirect_portable() { return {ScalarMicro::kPixels, runTiles<ScalarMicro>}; }
 }  // namespace lce_kernels

@@ -5,6 +5,7 @@
 
 #include "bitpack_internal.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 
 namespace lce_kernels {
 
@@ -52,34 +53,53 @@ BitpackTable table() {
 }
 }  // namespace
 
-void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out) {
+namespace {
+// Rows in parallel when there is enough work to pay for waking the pool (the results do not
+// depend on the split).
+constexpr int64_t kMinValuesPerThread = 32 * 1024;
+
+void forRows(int threads, int64_t rows, int64_t channels, const std::function<void(int64_t, int64_t)> &fn) {
+  const int64_t useful = std::max<int64_t>(1, rows * std::max<int64_t>(channels, 1) / kMinValuesPerThread);
+  ThreadPool::instance().parallelFor(static_cast<int>(std::min<int64_t>(threads, useful)), rows, fn);
+}
+}  // namespace
+
+void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out, int threads) {
   const PackRowF32 pack = table().f32;
   const int64_t words = packedWords(channels);
-  for (int64_t r = 0; r < rows; ++r) pack(in + r * channels, channels, out + r * words);
+  forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) pack(in + r * channels, channels, out + r * words);
+  });
 }
 
-void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out) {
+void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out, int threads) {
   const PackRowS8 pack = table().s8;
   const int64_t words = packedWords(channels);
-  for (int64_t r = 0; r < rows; ++r) pack(in + r * channels, channels, zeroPoint, out + r * words);
+  forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) pack(in + r * channels, channels, zeroPoint, out + r * words);
+  });
 }
 
-void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out) {
+void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out, int threads) {
   const int64_t words = packedWords(channels);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c)
-      out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? -1.0f : 1.0f;
+  forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c)
+        out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? -1.0f : 1.0f;
+  });
 }
 
 void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
-                    int8_t *out) {
+                    int8_t *out, int threads) {
   const int32_t magnitude = static_cast<int32_t>(std::round(1.0 / static_cast<double>(scale)));
   const int8_t plus = static_cast<int8_t>(std::min(127, zeroPoint + magnitude));
   const int8_t minus = static_cast<int8_t>(std::max(-128, zeroPoint - magnitude));
   const int64_t words = packedWords(channels);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < channels; ++c)
-      out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? minus : plus;
+  forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      for (int64_t c = 0; c < channels; ++c)
+        out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? minus : plus;
+  });
 }
 
 }  // namespace lce_kernels

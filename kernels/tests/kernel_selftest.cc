@@ -1,7 +1,7 @@
 // Self-checking kernel test for sanitizer builds (tests/test_sanitizers.py builds it with
 // -fsanitize=address,undefined): the indirect Bconv2d against the reference on seeded random
-// shapes (all output types, paddings, groups, 1-3 threads) and every supported bitpacking path
-// against the portable one. Exit code 0 when all agree.
+// shapes (all output types, paddings, groups, every supported ISA path, 1-3 threads) and every
+// supported bitpacking path against the portable one. Exit code 0 when all agree.
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -58,13 +58,25 @@ int main() {
                                                              : pixels * s.channelsOut * 4;
       std::vector<char> ref(bytes), got(bytes);
       bconv2dReference(s, input.data(), filter.data(), o, ref.data());
-      for (int threads = 1; threads <= 3; ++threads) {
-        std::fill(got.begin(), got.end(), 0x5a);
-        bconv2dIndirect(s, input.data(), filter.data(), o, got.data(), threads);
-        if (std::memcmp(ref.data(), got.data(), bytes) != 0) {
-          std::printf("mismatch: case %d output type %d threads %d\n", iter, type, threads);
-          ++failures;
+      const Bconv2dPlan plan(s, filter.data());
+      for (Isa isa : supportedIsas()) {
+        setIsa(isa);
+        for (int threads = 1; threads <= 3; ++threads) {
+          std::fill(got.begin(), got.end(), 0x5a);
+          plan.run(input.data(), o, got.data(), threads);
+          if (std::memcmp(ref.data(), got.data(), bytes) != 0) {
+            std::printf("mismatch: case %d output type %d ISA %s threads %d\n", iter, type, isaName(isa), threads);
+            ++failures;
+          }
         }
+      }
+      // The plan holds offsets, not addresses: the same plan on a copy of the input elsewhere.
+      const std::vector<int32_t> moved(input);
+      std::fill(got.begin(), got.end(), 0x5a);
+      plan.run(moved.data(), o, got.data(), 2);
+      if (std::memcmp(ref.data(), got.data(), bytes) != 0) {
+        std::printf("mismatch: case %d output type %d, input moved\n", iter, type);
+        ++failures;
       }
     }
   }

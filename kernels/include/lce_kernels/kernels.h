@@ -13,9 +13,10 @@
 namespace lce_kernels {
 
 // ---- ISA selection -----------------------------------------------------------------------
-// Paths: "portable", "avx2", "avx512" (AVX-512 F/BW/VPOPCNTDQ). Chosen once from CPUID; the
-// environment variable LCE_KERNELS_ISA forces one (tests cover every path on one machine).
-enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+// Paths: "portable", "popcnt" (scalar hardware POPCNT, no vectors), "avx2" (AVX2 + POPCNT),
+// "avx512" (AVX-512 F/BW/VPOPCNTDQ). Chosen once from CPUID (the best one); the environment
+// variable LCE_KERNELS_ISA forces one (tests cover every path on one machine).
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kPopcnt = 3 };
 std::vector<Isa> supportedIsas();
 Isa activeIsa();
 void setIsa(Isa isa);  // must be supported
@@ -24,14 +25,16 @@ const char *isaName(Isa isa);
 // ---- Bitpacking --------------------------------------------------------------------------
 inline int64_t packedWords(int64_t channels) { return (channels + 31) / 32; }
 // `rows` rows of `channels` values each -> rows * packedWords(channels) words. bit = x < 0
-// (so -0.0 and NaN give +1), int8: bit = q < zeroPoint.
-void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out);
-void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out);
+// (so -0.0 and NaN give +1), int8: bit = q < zeroPoint. Up to `threads` threads of the pool
+// (rows split; used only for large tensors).
+void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out, int threads = 1);
+void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out,
+                 int threads = 1);
 
 // Unpacking (LceDequantize): bit 0 -> +1, bit 1 -> -1; int8: zp +- round(1/scale), saturated.
-void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out);
+void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out, int threads = 1);
 void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
-                    int8_t *out);
+                    int8_t *out, int threads = 1);
 
 // ---- Bconv2d -----------------------------------------------------------------------------
 enum class OutputType { kFloat, kInt8, kBitpacked };
@@ -66,7 +69,34 @@ void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int
                       const Bconv2dOutput &output, void *out);
 
 // Indirect BGEMM implementation (the fast path; same results as the reference, bit for bit),
-// on `threads` threads of the process-wide pool.
+// prepared once per shape and filter. Everything that does not depend on the input is built by
+// the constructor and setFilter: the indirection table as word offsets into the input (tensor
+// addresses may change between runs; -1 is a padding tap), the filter repacked into blocks of 8
+// output channels x 64-bit depth words (lane j of a block is output channel j; a group's last
+// block is padded with zero channels), and per-tap filter popcounts for zero padding. run() is
+// const, thread-safe, and dispatches on activeIsa() at every call (the layout is the same for
+// every ISA). See bconv2d_indirect.cc for the method.
+struct Bconv2dPlan {
+  explicit Bconv2dPlan(const Bconv2dShape &shape, const int32_t *filter = nullptr);  // finalized shape
+  void setFilter(const int32_t *filter);  // OHWI, bitpacked per group; copied (repacked)
+  // `threads` threads of the process-wide pool. Throws std::logic_error without a filter.
+  void run(const int32_t *input, const Bconv2dOutput &output, void *out, int threads = 1) const;
+
+  static constexpr int kBlock = 8;  // output channels per filter block
+  Bconv2dShape shape;
+  int64_t taps = 0, words64 = 0, outPerGroup = 0, blocksPerGroup = 0;
+  std::vector<int64_t> offsets;        // [outHeight*outWidth][taps], within one image, or -1
+  std::vector<int32_t> counted;        // [outHeight*outWidth] taps that count (not zero padding)
+  std::vector<int32_t> skippedBegin;   // [outHeight*outWidth + 1] into skipped
+  std::vector<int32_t> skipped;        // zero-padding taps of each pixel
+  std::vector<uint64_t> packedFilter;  // [groups][blocksPerGroup][taps][words64][kBlock]
+  std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
+  std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
+  std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
+  bool hasFilter = false;
+};
+
+// One-shot convenience: plan and run.
 void bconv2dIndirect(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
                      const Bconv2dOutput &output, void *out, int threads = 1);
 
