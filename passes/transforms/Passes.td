@@ -71,6 +71,19 @@ def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
 
+def FuseInt8 : Pass<"lq-fuse-int8", "mlir::func::FuncOp"> {
+  let summary = "Binary ops consume and produce int8 where the quantizer left DEQUANTIZE/QUANTIZE around them";
+  let description = [{
+    lq.Quantize(tfl.dequantize(x)) takes the int8 x; tfl.quantize(lq.Bconv2d) and
+    tfl.quantize(lq.Dequantize) become int8-output lq ops. All three are exact (semantics.md).
+  }];
+  let options = [
+    Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
+           "Also give zero-padded SAME convs int8 output (our runtime corrects zero padding in the accumulator; LCE 0.16's does not)">
+  ];
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
 def StripOutputDequantize : Pass<"lq-strip-output-dequantize", "mlir::ModuleOp"> {
   let summary = "Entry functions return the bitpacked input of an output lq.Dequantize";
   let dependentDialects = ["lce::lq::LqDialect"];
