@@ -11,3 +11,7 @@ class InvalidModelError(LceConvertError, ValueError):
 
 class PassPipelineError(LceConvertError, RuntimeError):
     """A pass pipeline was malformed or failed on the module."""
+
+
+class InvalidOptionError(LceConvertError, ValueError):
+    """A conversion option has a value that is not allowed."""
