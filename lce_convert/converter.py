@@ -184,22 +184,26 @@ def _quantize_default_range(model_bytes, default_range):
                               % (tuple(default_range), e)) from e
 
 
+def _has_int8_tensors(desc):
+    types = [a["type"] for f in desc["functions"] for a in f["args"]]
+    types += [r["type"] for f in desc["functions"] for o in f["ops"] for r in o["results"]]
+    return any((t.get("quant") or {}).get("storage") == "i8" for t in types)
+
+
 def _int8_io(model_bytes, input_type, output_type):
     """int8 model inputs/outputs where an int8 QUANTIZE (DEQUANTIZE) sits at them. As in LCE
-    0.16, the others stay float32 (e.g. a binary output from LceDequantize, which
-    strip_lcedequantize_ops can make bitpacked); a model where nothing becomes int8 is an error."""
+    0.16, the others stay float32 with a warning (e.g. a binary output from LceDequantize, which
+    strip_lcedequantize_ops can make bitpacked); a model without int8 tensors is an error."""
     from .research import _output_types
     module = import_tflite(model_bytes)
-    before = _output_types(module)
+    if not _has_int8_tensors(module._handle.to_description()):
+        raise LceConvertError(
+            "inference_input_type/inference_output_type=tf.int8 need an int8-quantized model, and "
+            "this one has no int8 tensors. Quantize it with fake-quantization nodes "
+            "(quantization-aware training) or experimental_default_int8_range=(min, max)")
     module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
                         % (str(input_type == "int8").lower(), str(output_type == "int8").lower()))
-    after = _output_types(module)
-    if before == after:
-        raise LceConvertError(
-            "inference_input_type/inference_output_type=tf.int8 need an int8-quantized model, but no "
-            "model input (output) is quantized to (dequantized from) int8. Quantize the model with "
-            "fake-quantization nodes (quantization-aware training) or experimental_default_int8_range")
-    for (name, outs, ins), (_, outs_before, ins_before) in zip(after, before):
+    for name, outs, ins in _output_types(module):
         left = ["input %d" % i for i, t in enumerate(ins) if input_type == "int8" and t == "f32"]
         left += ["output %d" % i for i, t in enumerate(outs) if output_type == "int8" and t == "f32"]
         if left:
