@@ -16,8 +16,8 @@ int8, with the meaning of LCE 0.16's options:
 - in both cases `lq-fuse-int8` lets binary ops consume and produce int8 directly where the
   quantizer left DEQUANTIZE/QUANTIZE around them, as LCE does;
 - `inference_input_type`/`inference_output_type=tf.int8` then make the model's float inputs
-  and outputs int8 (`tfl-int8-io`); a model without int8 quantization at its boundary is an
-  error, as in LCE.
+  and outputs int8 where an int8 QUANTIZE/DEQUANTIZE sits at them (`tfl-int8-io`); as in LCE,
+  the others stay float32 (with a warning here), and a model without int8 tensors is an error.
 """
 import logging
 import math

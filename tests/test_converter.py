@@ -333,6 +333,25 @@ def test_default_range_zoo(name):
     assert got.dtype == np.int8 and got.shape == ref.shape
 
 
+def test_fake_quant_leaves_unranged_layers_float():
+    """Quantization-aware conversion quantizes only where fake-quant nodes give ranges: a large
+    float dense layer after them keeps float weights (no dynamic-range quantization), as in LCE."""
+    import tensorflow as tf
+    import larq as lq
+    import larq_compute_engine as lce
+    tf.keras.utils.set_random_seed(0)
+    fq = lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0)
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = tf.keras.layers.Lambda(fq)(x)
+    x = tf.keras.layers.BatchNormalization()(bnn_zoo._qconv(lq, 32, 3, "fq_conv", pad_values=1.0)(x))
+    x = tf.keras.layers.Dense(64)(tf.keras.layers.Flatten()(x))
+    model = tf.keras.Model(inp, x)
+    ours = lce_convert.convert_keras_model(model)
+    assert_same_types(op_graph(ours), op_graph(lce.convert_keras_model(model)))
+    assert [o[0] for o in op_graph(ours)[2]][-1] == "FULLY_CONNECTED"
+    assert op_graph(ours)[2][-1][1][1][0] == "FLOAT32"
+
+
 def test_int8_io_needs_a_quantized_model():
     import tensorflow as tf
     model, _, _ = zoo("binary_mlp")

@@ -81,9 +81,9 @@ def test_strip_int8_models(kind, in_type, out_type):
         options["experimental_default_int8_range"] = (-6.0, 6.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ours = strip_lcedequantize_ops(lce_convert.convert_keras_model(
-            model, experimental_enable_bitpacked_activations=True, **options))
-        theirs = lce_strip(lce.convert_keras_model(model, **options))
+        ours_full = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True, **options)
+        theirs_full = lce.convert_keras_model(model, **options)
+        ours, theirs = strip_lcedequantize_ops(ours_full), lce_strip(theirs_full)
     it = lce_convert.Interpreter(ours)
     (inp,), (out,) = it.input_details, it.output_details
     assert inp["dtype"] == np.dtype(in_type) and out["dtype"] == np.int32
@@ -97,6 +97,14 @@ def test_strip_int8_models(kind, in_type, out_type):
         (lce_bits,) = run(theirs, [x], "lce")
         np.testing.assert_array_equal(bits, lce_bits)
         np.testing.assert_array_equal(it.predict(x), bits)
+        # Unstripped: the same model as LCE's. Its int8 LceDequantize (fake-quant model) gives
+        # zp +- round(1/scale) (semantics.md), like Keras' fake-quant; LCE's runtime rounds 1/scale
+        # computed in float32, which is 42.5 for this scale (6/255 in float32 is just above
+        # 6/255, so exactly 1/scale = 42.49999...): it writes 43 where we write 42.
+        full = lce_convert.Interpreter(ours_full).predict(x)
+        np.testing.assert_array_equal(full, lce_convert.Interpreter(theirs_full).predict(x))
+        if kind == "fake_quant" and in_type == out_type == "float32":
+            np.testing.assert_allclose(full, keras, rtol=0, atol=1e-6)
         if kind == "fake_quant" and in_type == "float32":
             np.testing.assert_array_equal(bits, bitpack(keras))
 
