@@ -184,10 +184,11 @@ def _quantize_default_range(model_bytes, default_range):
                               % (tuple(default_range), e)) from e
 
 
-def _has_int8_tensors(desc):
+def _quantized_storages(desc):
+    """The storage types ("i8", "ui8", ...) of the quantized tensors of a model description."""
     types = [a["type"] for f in desc["functions"] for a in f["args"]]
     types += [r["type"] for f in desc["functions"] for o in f["ops"] for r in o["results"]]
-    return any((t.get("quant") or {}).get("storage") == "i8" for t in types)
+    return {t["quant"]["storage"] for t in types if t.get("quant")}
 
 
 def _int8_io(model_bytes, input_type, output_type):
@@ -196,11 +197,14 @@ def _int8_io(model_bytes, input_type, output_type):
     strip_lcedequantize_ops can make bitpacked); a model without int8 tensors is an error."""
     from .research import _output_types
     module = import_tflite(model_bytes)
-    if not _has_int8_tensors(module._handle.to_description()):
+    storages = _quantized_storages(module._handle.to_description())
+    if "i8" not in storages:
+        hint = (" (its uint8 QUANTIZE ops come from fake-quantization nodes converted without "
+                "optimizations=[tf.lite.Optimize.DEFAULT], which makes them int8)" if "ui8" in storages else "")
         raise LceConvertError(
             "inference_input_type/inference_output_type=tf.int8 need an int8-quantized model, and "
-            "this one has no int8 tensors. Quantize it with fake-quantization nodes "
-            "(quantization-aware training) or experimental_default_int8_range=(min, max)")
+            "this one has no int8 tensors%s. Quantize it with fake-quantization nodes "
+            "(quantization-aware training) or experimental_default_int8_range=(min, max)" % hint)
     module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
                         % (str(input_type == "int8").lower(), str(output_type == "int8").lower()))
     for name, outs, ins in _output_types(module):

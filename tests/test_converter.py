@@ -359,6 +359,10 @@ def test_int8_io_needs_a_quantized_model():
         lce_convert.convert_keras_model(model, inference_input_type=tf.int8)
     with pytest.raises(LceConvertError, match="need an int8-quantized model"):
         lce_convert.convert_keras_model(model, inference_output_type=tf.int8)
+    # A fake-quant model converted by TensorFlow without optimizations has uint8 QUANTIZE ops.
+    plain = tf.lite.TFLiteConverter.from_keras_model(int8_zoo("fake_quant_bnn")[0]).convert()
+    with pytest.raises(LceConvertError, match="uint8 QUANTIZE ops come from fake-quantization"):
+        lce_convert.convert_tflite(plain, inference_input_type=tf.int8)
 
 
 def test_int8_saved_model_and_tflite(tmp_path):
