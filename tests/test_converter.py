@@ -287,8 +287,10 @@ def without_xnnpack(model_bytes, x):
 
 
 def test_int8_report_and_runtime_of_zero_padding():
-    """A zero-padded binary conv before a fake-quant node keeps float output (LCE 0.16's runtime
-    corrects zero padding only there), followed by QUANTIZE; both runtimes agree."""
+    """A zero-padded binary conv before a fake-quant node keeps float output (LCE 0.16's
+    optimized runtime corrects zero padding only there), followed by QUANTIZE; both runtimes
+    agree. LCE 0.16's converter gives it int8 output, which only LCE's reference kernel (and
+    ours) can run."""
     import tensorflow as tf
     import larq as lq
     tf.keras.utils.set_random_seed(5)
@@ -306,6 +308,17 @@ def test_int8_report_and_runtime_of_zero_padding():
     got = lce_convert.Interpreter(converted).predict(x)
     assert got.dtype == np.int8 and got.shape == (1, 6, 6, 8)
     np.testing.assert_array_equal(without_xnnpack(converted, x), np.asarray(lce_predict(converted, x)))
+    import larq_compute_engine as lce
+    theirs = lce.convert_keras_model(model, inference_input_type=tf.int8, inference_output_type=tf.int8)
+    assert [o[0] for o in op_graph(theirs)[2]] == ["LceQuantize", "LceBconv2d"]
+    ours_on_theirs = lce_convert.Interpreter(theirs).predict(x)
+    np.testing.assert_array_equal(got, ours_on_theirs)
+    # LCE's reference kernel multiplies by a rounded 1/scale: y = -4 with scale float32(8/255)
+    # is exactly -127.49999..., which semantics.md rounds to -127 and LCE to -128 (one step).
+    lce_reference = np.asarray(lce_predict(theirs, x, use_reference_bconv=True))
+    differ = ours_on_theirs != lce_reference
+    assert np.all(np.abs(ours_on_theirs.astype(int) - lce_reference)[differ] == 1)
+    assert set(np.abs(lce_reference[differ].astype(int)).tolist()) <= {127, 128}
 
 
 @pytest.mark.parametrize("name", ["quicknet_like", "birealnet_like"])
