@@ -135,10 +135,11 @@ def _check_options(inference_input_type, inference_output_type, target,
 
 
 def _pipeline(bitpacked_activations):
-    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d", "lq-fuse-bconv-affine"]
+    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d", "lq-fuse-bconv-affine",
+              "lq-fuse-int8"]
     if bitpacked_activations:
         passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output"]
-    passes += ["lq-fuse-int8", "lq-bitpack-filters", "lq-cancel-dequantize-quantize", "canonicalize"]
+    passes += ["lq-bitpack-filters", "lq-cancel-dequantize-quantize", "canonicalize"]
     return ",".join(passes)
 
 

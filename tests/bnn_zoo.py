@@ -239,4 +239,20 @@ def default_range_bnn(seed=0):
     return _finish(tf.keras.Model(inp, x), seed), ["dr_conv0", "dr_conv1", "dr_conv2"], {}
 
 
+def fake_quant_residual(seed=7):
+    """Quantization-aware with a float shortcut (Conv -> ReLU -> BN, then Add), a strided conv,
+    a max-pool of int8 activations and a 1x1 VALID conv."""
+    tf, L, lq = _lib()
+    tf.keras.utils.set_random_seed(seed)
+    fq = lambda name: L.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0), name=name)
+    x = inp = tf.keras.Input((8, 8, 40))
+    x = fq("fq_input")(x)
+    y = L.BatchNormalization()(L.Activation("relu")(_qconv(lq, 40, 3, "res_conv0", pad_values=1.0)(x)))
+    x = fq("fq0")(L.Add()([x, y]))
+    x = fq("fq1")(L.BatchNormalization()(_qconv(lq, 40, 3, "res_conv1", pad_values=1.0, strides=2)(x)))
+    x = L.MaxPool2D(2)(x)
+    x = fq("fq2")(L.BatchNormalization()(_qconv(lq, 24, 1, "res_conv2", padding="valid")(x)))
+    return _finish(tf.keras.Model(inp, x), seed), ["res_conv0", "res_conv1", "res_conv2"], {}
+
+
 INT8_ZOO = {f.__name__: f for f in (fake_quant_bnn, default_range_bnn)}

@@ -346,6 +346,39 @@ def test_default_range_zoo(name):
     assert got.dtype == np.int8 and got.shape == ref.shape
 
 
+@pytest.mark.parametrize("int8_io", [False, True], ids=["float_io", "int8_io"])
+def test_fake_quant_residual(int8_io):
+    """A shortcut, a fused ReLU, an int8 max-pool (BMaxPool2d on LceQuantize of int8) and a 1x1
+    conv: LCE's graph, except that an LceQuantize whose int8 input also feeds a float op through
+    DEQUANTIZE reads the int8 tensor (same bits, q < zp) where LCE reads the DEQUANTIZE; the
+    outputs are identical."""
+    import tensorflow as tf
+    import larq_compute_engine as lce
+    from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
+    model, binary_layers, _ = bnn_zoo.fake_quant_residual()
+    io = dict(inference_input_type=tf.int8, inference_output_type=tf.int8) if int8_io else {}
+    ours = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True, **io)
+    theirs = lce.convert_keras_model(model, **io)
+    report = {l.keras_layer: l for l in ours.report}
+    assert all(report[l].binarized for l in binary_layers)
+    a, b = op_graph(ours)[2], op_graph(theirs)[2]
+    assert [o[0] for o in a] == [o[0] for o in b]
+    relaxed = [i for i, (x, y) in enumerate(zip(a, b)) if x[1] != y[1]]
+    assert len(relaxed) == 1 and a[relaxed[0]][0] == "LceQuantize"
+    assert a[relaxed[0]][1][0][0] == "INT8" and b[relaxed[0]][1][0][0] == "FLOAT32"
+    keep = lambda ops: [o for i, o in enumerate(ops) if i != relaxed[0]]
+    assert_same_types(op_graph(ours)[:2] + (keep(a),), op_graph(theirs)[:2] + (keep(b),))
+    lce_it = LceInterpreter(theirs)
+    for seed in range(2):
+        x = np.random.default_rng(seed).normal(size=(1, 8, 8, 40)).astype(np.float32)
+        if int8_io:
+            x = quantized_input((lce_it.input_scales[0], lce_it.input_zero_points[0]), x)
+        ref = np.asarray(lce_it.predict(x))
+        np.testing.assert_array_equal(np.asarray(LceInterpreter(ours).predict(x)), ref)
+        np.testing.assert_array_equal(without_xnnpack(ours, x), ref)
+        np.testing.assert_array_equal(lce_convert.Interpreter(ours).predict(x), ref)
+
+
 def test_fake_quant_leaves_unranged_layers_float():
     """Quantization-aware conversion quantizes only where fake-quant nodes give ranges: a large
     float dense layer after them keeps float weights (no dynamic-range quantization), as in LCE."""

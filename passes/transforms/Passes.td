@@ -39,7 +39,7 @@ def FuseBconv2d : Pass<"lq-fuse-bconv2d", "mlir::func::FuncOp"> {
 }
 
 def BinaryMaxPool : Pass<"lq-binary-maxpool", "mlir::func::FuncOp"> {
-  let summary = "Quantize(MaxPool2D(x)) -> BMaxPool2d(Quantize(x))";
+  let summary = "Quantize(MaxPool2D(x)) -> BMaxPool2d(Quantize(x)) (float32 or int8 x)";
   let dependentDialects = ["lce::lq::LqDialect"];
 }
 
