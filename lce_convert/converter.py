@@ -1,17 +1,34 @@
 """The converter: Keras/larq model, SavedModel or plain .tflite in; .tflite with LCE-compatible
 binary custom ops out.
 
-TensorFlow's own TFLite converter handles every ordinary layer (float, no quantization); our
-MLIR passes then find the binarized layers and fuse them (see passes/transforms/). The result is
-a `ConvertedModel`: the flatbuffer bytes, with the per-layer conversion report attached as
-`.report` (also logged on the "lce_convert" logger).
+TensorFlow's own TFLite converter handles every ordinary layer (float, or int8 where the model
+has fake-quantization nodes); our MLIR passes then find the binarized layers and fuse them (see
+passes/transforms/). The result is a `ConvertedModel`: the flatbuffer bytes, with the per-layer
+conversion report attached as `.report` (also logged on the "lce_convert" logger).
+
+int8, with the meaning of LCE 0.16's options:
+- a model with fake-quantization nodes (tf.quantization.fake_quant_with_min_max_*, QAT) is
+  converted by TensorFlow as quantization-aware: int8 where the nodes give ranges;
+- `experimental_default_int8_range=(min, max)` ("dummy quantization", for latency tests) gives
+  that range to every float tensor that has none and that LCE 0.16's default-range pass would
+  quantize (model inputs and results of builtin ops), after binarization; TensorFlow's
+  quantizer then quantizes the builtin ops;
+- in both cases `lq-fuse-int8` lets binary ops consume and produce int8 directly where the
+  quantizer left DEQUANTIZE/QUANTIZE around them, as LCE does;
+- `inference_input_type`/`inference_output_type=tf.int8` then make the model's float inputs
+  and outputs int8 where an int8 QUANTIZE/DEQUANTIZE sits at them (`tfl-int8-io`); as in LCE,
+  the others stay float32 (with a warning here), and a model without int8 tensors is an error.
 """
 import logging
+import math
 import re
 import warnings
 
+import flatbuffers
+
 from . import _tflite_io
-from .errors import LceConvertError
+from ._schema import schema
+from .errors import InvalidOptionError, LceConvertError
 from .mlir import import_tflite
 
 logger = logging.getLogger("lce_convert")
@@ -93,7 +110,7 @@ def _dtype_name(t, what):
     name = getattr(t, "name", t)
     if isinstance(name, str) and name in ("float32", "int8"):
         return name
-    raise ValueError("%s must be tf.float32 or tf.int8, got %r" % (what, t))
+    raise InvalidOptionError("%s must be tf.float32 or tf.int8, got %r" % (what, t))
 
 
 def _check_options(inference_input_type, inference_output_type, target,
@@ -101,29 +118,103 @@ def _check_options(inference_input_type, inference_output_type, target,
     input_type = _dtype_name(inference_input_type, "inference_input_type")
     output_type = _dtype_name(inference_output_type, "inference_output_type")
     if target not in ("arm", "xcore"):
-        raise ValueError("target must be 'arm' or 'xcore', got %r" % (target,))
+        raise InvalidOptionError("target must be 'arm' or 'xcore', got %r" % (target,))
     if experimental_default_int8_range is not None:
         r = experimental_default_int8_range
         if (not isinstance(r, (tuple, list)) or len(r) != 2 or
                 not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r) or
                 not r[0] < r[1]):
-            raise ValueError("experimental_default_int8_range must be None or a (min, max) pair "
-                             "of numbers with min < max, got %r" % (r,))
+            raise InvalidOptionError("experimental_default_int8_range must be None or a (min, max) pair "
+                                     "of numbers with min < max, got %r" % (r,))
+        if not all(math.isfinite(x) for x in r):
+            raise InvalidOptionError("experimental_default_int8_range must be finite, got %r" % (r,))
     if not isinstance(experimental_enable_bitpacked_activations, bool):
-        raise ValueError("experimental_enable_bitpacked_activations must be a bool, got %r"
-                         % (experimental_enable_bitpacked_activations,))
-    if input_type == "int8" or output_type == "int8" or experimental_default_int8_range is not None:
-        raise LceConvertError("int8 conversion (inference_input_type/inference_output_type=tf.int8, "
-                              "experimental_default_int8_range) is not implemented yet")
+        raise InvalidOptionError("experimental_enable_bitpacked_activations must be a bool, got %r"
+                                 % (experimental_enable_bitpacked_activations,))
     return input_type, output_type
 
 
 def _pipeline(bitpacked_activations):
-    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d", "lq-fuse-bconv-affine"]
+    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d", "lq-fuse-bconv-affine",
+              "lq-fuse-int8"]
     if bitpacked_activations:
         passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output"]
     passes += ["lq-bitpack-filters", "lq-cancel-dequantize-quantize", "canonicalize"]
     return ",".join(passes)
+
+
+def _with_default_ranges(model_bytes, lo, hi):
+    """The model with calibration ranges (lo, hi) on the float32 tensors that LCE 0.16's
+    default-range pass gives one to: subgraph inputs and results of builtin operators (not the
+    results of custom ops such as LceBconv2d, nor constants), unless they already have one."""
+    s = schema()
+    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(model_bytes, 0))
+    custom = {i for i, c in enumerate(model.operatorCodes or [])
+              if max(c.builtinCode, c.deprecatedBuiltinCode) == s.BuiltinOperator.CUSTOM}
+    for g in model.subgraphs or []:
+        ranged = set(int(i) for i in (g.inputs if g.inputs is not None else []))
+        for op in g.operators or []:
+            if op.opcodeIndex not in custom and op.outputs is not None:
+                ranged.update(int(i) for i in op.outputs)
+        for i in sorted(ranged):
+            t = g.tensors[i]
+            has_data = t.buffer > 0 and model.buffers[t.buffer].data is not None
+            if t.type != s.TensorType.FLOAT32 or has_data or t.isVariable:
+                continue
+            q = t.quantization
+            if q is not None and q.min is not None and len(q.min):
+                continue
+            q = q or s.QuantizationParametersT()
+            q.min, q.max = [float(lo)], [float(hi)]
+            t.quantization = q
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _quantize_default_range(model_bytes, default_range):
+    """TensorFlow's post-training quantizer run on the binarized model with default ranges:
+    builtin ops become int8 (weights per channel, dense layers per tensor, as LCE 0.16); the
+    binary custom ops stay and get DEQUANTIZE/QUANTIZE around them."""
+    from tensorflow.lite.python.convert import mlir_quantize
+    try:
+        return mlir_quantize(_with_default_ranges(model_bytes, *default_range), disable_per_channel=False,
+                             fully_quantize=False, disable_per_channel_for_dense_layers=True)
+    except Exception as e:  # TF raises many exception types here
+        raise LceConvertError("TensorFlow's quantizer failed with experimental_default_int8_range=%r: %s"
+                              % (tuple(default_range), e)) from e
+
+
+def _quantized_storages(desc):
+    """The storage types ("i8", "ui8", ...) of the quantized tensors of a model description."""
+    types = [a["type"] for f in desc["functions"] for a in f["args"]]
+    types += [r["type"] for f in desc["functions"] for o in f["ops"] for r in o["results"]]
+    return {t["quant"]["storage"] for t in types if t.get("quant")}
+
+
+def _int8_io(model_bytes, input_type, output_type):
+    """int8 model inputs/outputs where an int8 QUANTIZE (DEQUANTIZE) sits at them. As in LCE
+    0.16, the others stay float32 with a warning (e.g. a binary output from LceDequantize, which
+    strip_lcedequantize_ops can make bitpacked); a model without int8 tensors is an error."""
+    from .research import _output_types
+    module = import_tflite(model_bytes)
+    storages = _quantized_storages(module._handle.to_description())
+    if "i8" not in storages:
+        hint = (" (its uint8 QUANTIZE ops come from fake-quantization nodes converted without "
+                "optimizations=[tf.lite.Optimize.DEFAULT], which makes them int8)" if "ui8" in storages else "")
+        raise LceConvertError(
+            "inference_input_type/inference_output_type=tf.int8 need an int8-quantized model, and "
+            "this one has no int8 tensors%s. Quantize it with fake-quantization nodes "
+            "(quantization-aware training) or experimental_default_int8_range=(min, max)" % hint)
+    module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
+                        % (str(input_type == "int8").lower(), str(output_type == "int8").lower()))
+    for name, outs, ins in _output_types(module):
+        left = ["input %d" % i for i, t in enumerate(ins) if input_type == "int8" and t == "f32"]
+        left += ["output %d" % i for i, t in enumerate(outs) if output_type == "int8" and t == "f32"]
+        if left:
+            warnings.warn("%s of %s stay float32: no int8 QUANTIZE/DEQUANTIZE at them"
+                          % (", ".join(left), name), stacklevel=4)
+    return module.to_tflite()
 
 
 _OP_KIND = {"tfl.conv_2d": "conv2d", "tfl.fully_connected": "dense",
@@ -137,7 +228,8 @@ def _report(desc):
             name = (o["results"][0]["name"] or b"").decode("utf-8", "replace") if o["results"] else ""
             attrs = o["attrs"]
             if o["name"] == "lq.Bconv2d":
-                out = o["results"][0]["type"]["elem"]
+                out_type = o["results"][0]["type"]
+                out = "int8" if out_type.get("quant") else out_type["elem"]
                 kind = attrs.get("lq.layer_kind", b"conv2d").decode()
                 layers.append(LayerReport(name, kind, True, details={
                     "output": {"i32": "bitpacked", "f32": "float"}.get(out, out),
@@ -153,17 +245,34 @@ def _report(desc):
 def convert_tflite(model_bytes, *, inference_input_type="float32", inference_output_type="float32",
                    target="arm", experimental_default_int8_range=None,
                    experimental_enable_bitpacked_activations=False):
-    """Convert a float .tflite flatbuffer made by TensorFlow's TFLite converter from a larq
-    model. Same options as `convert_keras_model`."""
-    _check_options(inference_input_type, inference_output_type, target,
-                   experimental_default_int8_range, experimental_enable_bitpacked_activations)
+    """Convert a .tflite flatbuffer made by TensorFlow's TFLite converter from a larq model:
+    float, or quantization-aware (int8 QUANTIZE/DEQUANTIZE from fake-quantization nodes, as
+    TensorFlow makes with `optimizations=[tf.lite.Optimize.DEFAULT]`). Same options as
+    `convert_keras_model`."""
+    input_type, output_type = _check_options(inference_input_type, inference_output_type, target,
+                                             experimental_default_int8_range,
+                                             experimental_enable_bitpacked_activations)
     module = import_tflite(model_bytes)
     module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations))
     desc = module._handle.to_description()
-    report = _report(desc)
+    report = _report(desc)  # before quantization, which drops the reasons of float layers
+    result = _tflite_io.write(desc)
+    if experimental_default_int8_range is not None:
+        warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
+                      "should only be used for latency tests", stacklevel=3)
+        module = import_tflite(_quantize_default_range(result, experimental_default_int8_range))
+        module.run_pipeline("lq-fuse-int8,lq-cancel-dequantize-quantize,canonicalize")
+        result = module.to_tflite()
+    if input_type == "int8" or output_type == "int8":
+        result = _int8_io(result, input_type, output_type)
+    if experimental_default_int8_range is not None or "int8" in (input_type, output_type):
+        final = {l.name: l for l in _report(import_tflite(result)._handle.to_description()).binarized}
+        for layer in report.binarized:
+            if layer.name in final:
+                layer.details["output"] = final[layer.name].details["output"]
     for layer in report:
         logger.info("%s: %s", _short(layer.name), "binarized" if layer.binarized else layer.reason)
-    return ConvertedModel(_tflite_io.write(desc), report)
+    return ConvertedModel(result, report)
 
 
 def _keras_layers(model):
@@ -207,16 +316,42 @@ def _attach_keras_names(report, model):
             warnings.warn("larq layer %s was not binarized: %s" % (layer.name, entry.reason), stacklevel=3)
 
 
+def _has_fake_quant(tflite):
+    """True if TensorFlow's float conversion kept QUANTIZE ops: the traces of fake-quantization
+    nodes (a float conversion has no other source of them)."""
+    s = schema()
+    model = s.Model.GetRootAsModel(tflite, 0)
+    for i in range(model.OperatorCodesLength()):
+        c = model.OperatorCodes(i)
+        if s.BuiltinOperator.QUANTIZE in (c.BuiltinCode(), c.DeprecatedBuiltinCode()):
+            return True
+    return False
+
+
+def _quantization_aware(converter):
+    """The converter set up for a model with fake-quantization nodes: TensorFlow then quantizes
+    to int8 where the nodes give ranges (LCE 0.16 always converts that way)."""
+    import tensorflow as tf
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter
+
+
 def _tflite_from_keras(tf, model):
-    """TensorFlow's float TFLite conversion of a Keras model. The frozen-graph route is tried
-    first: it skips writing and re-reading a SavedModel, which is most of the time on large
-    models; the SavedModel route is the fallback."""
+    """TensorFlow's TFLite conversion of a Keras model: float, or quantization-aware if the
+    model has fake-quantization nodes. The frozen-graph route is tried first: it skips writing
+    and re-reading a SavedModel, which is most of the time on large models; the SavedModel route
+    is the fallback."""
     errors = []
     for lower_to_saved_model in (False, True):
         converter = tf.lite.TFLiteConverter.from_keras_model(model)
         converter.experimental_lower_to_saved_model = lower_to_saved_model
         try:
-            return converter.convert()
+            tflite = converter.convert()
+            if _has_fake_quant(tflite):
+                converter = tf.lite.TFLiteConverter.from_keras_model(model)
+                converter.experimental_lower_to_saved_model = lower_to_saved_model
+                tflite = _quantization_aware(converter).convert()
+            return tflite
         except Exception as e:  # TF raises many exception types here
             errors.append(e)
     raise LceConvertError("TensorFlow's TFLite converter failed on the model: %s" % errors[-1]) from errors[-1]
@@ -231,6 +366,13 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     binarizes its output writes bitpacked int32 directly (and binary max-pools run on bits);
     otherwise activations between binary layers stay float. Returns a `ConvertedModel` (bytes)
     whose `.report` lists every conv/dense layer and whether it was binarized.
+
+    int8 (as LCE 0.16): a model with fake-quantization nodes is converted quantization-aware;
+    `experimental_default_int8_range=(min, max)` quantizes the float layers with that range
+    wherever no other range is known (for latency tests only); `inference_input_type` /
+    `inference_output_type=tf.int8` then give the model int8 inputs/outputs, which needs one of
+    the two (else LceConvertError). Binary layers read and write int8 directly where that is
+    exact (lq-fuse-int8).
     """
     _check_options(inference_input_type, inference_output_type, target,
                    experimental_default_int8_range, experimental_enable_bitpacked_activations)
@@ -265,6 +407,8 @@ def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
     import tensorflow as tf
     try:
         tflite = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir)).convert()
+        if _has_fake_quant(tflite):
+            tflite = _quantization_aware(tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))).convert()
     except Exception as e:
         raise LceConvertError("TensorFlow's TFLite converter failed on %s: %s" % (saved_model_dir, e)) from e
     return convert_tflite(tflite, inference_input_type=inference_input_type,

@@ -15,3 +15,7 @@ class PassPipelineError(LceConvertError, RuntimeError):
 
 class HlsUnsupportedError(LceConvertError, ValueError):
     """The HLS lowering cannot lower this model (the message names the layer and the reason)."""
+
+
+class InvalidOptionError(LceConvertError, ValueError):
+    """A conversion option has a value that is not allowed."""

@@ -1,7 +1,8 @@
 """Research utilities (LCE's `larq_compute_engine.mlir.python.util` equivalents):
 
 - `strip_lcedequantize_ops(model)`: the model outputs the bitpacked int32 tensors instead of
-  their LceDequantize (so that a caller can read the bits).
+  their LceDequantize (so that a caller can read the bits), also where an int8 LceDequantize is
+  followed by an output DEQUANTIZE (an int8 model with float outputs).
 - `modify_integer_quantized_model_io_type(model, inference_input_type, inference_output_type)`:
   an int8-quantized model with float32 inputs/outputs gets int8 ones.
 
@@ -34,7 +35,8 @@ def _type_name(t, what):
 
 
 def strip_lcedequantize_ops(model):
-    """Make each model output that LceDequantize produces the bitpacked int32 tensor itself.
+    """Make each model output that LceDequantize produces (directly, or through the DEQUANTIZE
+    of its int8 result) the bitpacked int32 tensor itself.
 
     Raises ValueError if no output of any entry subgraph is produced by an LceDequantize (a
     float model, or one whose binary outputs were already stripped)."""

@@ -204,3 +204,55 @@ def maxpool_binary(seed=7):
 
 ZOO = {f.__name__: f for f in (quicknet_like, birealnet_like, xnornet_like, binary_alexnet_like,
                                binary_mlp, conv_options, batchnorm_placement, maxpool_binary)}
+
+
+def fake_quant_bnn(seed=0):
+    """Quantization-aware (LCE's toy_model_int8 style): fake-quant nodes (+-3) on the input and
+    after every BatchNorm, one-padded and strided binary convs. (A Flatten + Dense after the last
+    fake-quant would differ from LCE in form only: TensorFlow 2.21 quantizes the RESHAPE, so the
+    conv writes int8 before it; LCE 0.16 reshapes float and quantizes after.)"""
+    tf, L, lq = _lib()
+    tf.keras.utils.set_random_seed(seed)
+    fq = lambda name: L.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0), name=name)
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = fq("fq_input")(x)
+    x = _qconv(lq, 32, 3, "fq_conv0", pad_values=1.0)(x)
+    x = fq("fq0")(L.BatchNormalization()(x))
+    x = _qconv(lq, 16, 3, "fq_conv1", pad_values=1.0, strides=2)(x)
+    x = fq("fq1")(L.BatchNormalization()(x))
+    return _finish(tf.keras.Model(inp, x), seed), ["fq_conv0", "fq_conv1"], {}
+
+
+def default_range_bnn(seed=0):
+    """For experimental_default_int8_range: a float stem, bitpacked binary convs with a binary
+    max-pool, a binary conv with float output, a global average pool and a float dense layer."""
+    tf, L, lq = _lib()
+    tf.keras.utils.set_random_seed(seed)
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = L.BatchNormalization()(L.Conv2D(32, 3, padding="same", name="stem")(x))
+    x = L.BatchNormalization()(_qconv(lq, 32, 3, "dr_conv0", pad_values=1.0)(x))
+    x = L.BatchNormalization()(_qconv(lq, 32, 3, "dr_conv1", pad_values=1.0)(x))
+    x = L.MaxPool2D(2)(x)
+    x = L.BatchNormalization()(_qconv(lq, 16, 3, "dr_conv2", padding="valid")(x))
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10, name="logits")(x)
+    return _finish(tf.keras.Model(inp, x), seed), ["dr_conv0", "dr_conv1", "dr_conv2"], {}
+
+
+def fake_quant_residual(seed=7):
+    """Quantization-aware with a float shortcut (Conv -> ReLU -> BN, then Add), a strided conv,
+    a max-pool of int8 activations and a 1x1 VALID conv."""
+    tf, L, lq = _lib()
+    tf.keras.utils.set_random_seed(seed)
+    fq = lambda name: L.Lambda(lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0), name=name)
+    x = inp = tf.keras.Input((8, 8, 40))
+    x = fq("fq_input")(x)
+    y = L.BatchNormalization()(L.Activation("relu")(_qconv(lq, 40, 3, "res_conv0", pad_values=1.0)(x)))
+    x = fq("fq0")(L.Add()([x, y]))
+    x = fq("fq1")(L.BatchNormalization()(_qconv(lq, 40, 3, "res_conv1", pad_values=1.0, strides=2)(x)))
+    x = L.MaxPool2D(2)(x)
+    x = fq("fq2")(L.BatchNormalization()(_qconv(lq, 24, 1, "res_conv2", padding="valid")(x)))
+    return _finish(tf.keras.Model(inp, x), seed), ["res_conv0", "res_conv1", "res_conv2"], {}
+
+
+INT8_ZOO = {f.__name__: f for f in (fake_quant_bnn, default_range_bnn)}

@@ -1,6 +1,8 @@
 """The converter on the BNN zoo: outputs equal Keras (run through LCE 0.16's interpreter until
 our runtime exists), every binary layer is binarized, the graph equals LCE's where LCE converts
 the same ops, and bad input gives clear errors."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -147,11 +149,17 @@ def test_no_binary_layers_gives_float_model_with_report():
     (dict(experimental_default_int8_range=(1.0,)), "experimental_default_int8_range must be"),
     (dict(experimental_default_int8_range=(2.0, -1.0)), "min < max"),
     (dict(experimental_enable_bitpacked_activations="yes"), "must be a bool"),
+    (dict(experimental_default_int8_range=(-1.0, float("inf"))), "must be finite"),
+    (dict(experimental_default_int8_range="-3,3"), "experimental_default_int8_range must be"),
+    (dict(inference_input_type="uint8"), "inference_input_type must be tf.float32 or tf.int8"),
 ])
 def test_bad_options(kwargs, message):
     model, _, _ = zoo("binary_mlp")
-    with pytest.raises(ValueError, match=message):
-        lce_convert.convert_keras_model(model, **kwargs)
+    for convert in (lambda: lce_convert.convert_keras_model(model, **kwargs),
+                    lambda: lce_convert.convert_tflite(b"", **kwargs)):
+        with pytest.raises(lce_convert.InvalidOptionError, match=message) as e:
+            convert()
+        assert isinstance(e.value, LceConvertError) and isinstance(e.value, ValueError)
 
 
 def test_not_a_model():
@@ -163,11 +171,262 @@ def test_not_a_model():
         lce_convert.convert_saved_model("/nonexistent/saved/model")
 
 
-def test_int8_not_yet_supported():
+_INT8_OPTIONS = {"fake_quant_bnn": {}, "default_range_bnn": {"experimental_default_int8_range": (-3.0, 3.0)}}
+
+
+def int8_zoo(name):
+    if name not in _built:
+        _built[name] = bnn_zoo.INT8_ZOO[name]()
+    return _built[name]
+
+
+def op_graph(model_bytes):
+    """[(op, [input tensor types], [output tensor types])] of subgraph 0, a tensor type being
+    (dtype, shape, scales, zero points); constants' contents are not compared here."""
+    from lce_convert._schema import enum_names, schema
+    s = schema()
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(model_bytes, 0))
+    builtin, dtype = enum_names(s.BuiltinOperator), enum_names(s.TensorType)
+    g = m.subgraphs[0]
+
+    def tensor(i):
+        if i < 0:
+            return None
+        t, q = g.tensors[i], g.tensors[i].quantization
+        scales = tuple(np.float32(q.scale).tolist()) if q is not None and q.scale is not None else ()
+        zps = tuple(int(z) for z in q.zeroPoint) if q is not None and q.zeroPoint is not None and len(scales) else ()
+        return dtype[t.type], tuple(int(d) for d in t.shape), scales, zps
+
+    ops = []
+    for op in g.operators:
+        c = m.operatorCodes[op.opcodeIndex]
+        name = c.customCode.decode() if c.customCode else builtin[max(c.builtinCode, c.deprecatedBuiltinCode)]
+        ops.append((name, [tensor(i) for i in op.inputs], [tensor(i) for i in op.outputs]))
+    return [tensor(i) for i in g.inputs], [tensor(i) for i in g.outputs], ops
+
+
+def assert_same_types(ours, theirs):
+    """Equal op sequence and tensor types; scales equal up to float32 rounding (TensorFlow 2.21
+    and LCE's 2.16 compute bias scales in different precision)."""
+    def same(a, b):
+        if a is None or b is None:
+            return a is b
+        return a[0] == b[0] and a[1] == b[1] and a[3] == b[3] and len(a[2]) == len(b[2]) and \
+            np.allclose(a[2], b[2], rtol=1e-5, atol=0)
+
+    (oi, oo, ops_a), (ti, to, ops_b) = ours, theirs
+    assert len(oi) == len(ti) and all(map(same, oi, ti)), (oi, ti)
+    assert len(oo) == len(to) and all(map(same, oo, to)), (oo, to)
+    assert [o[0] for o in ops_a] == [o[0] for o in ops_b]
+    for a, b in zip(ops_a, ops_b):
+        for x, y in ((a[1], b[1]), (a[2], b[2])):
+            assert len(x) == len(y) and all(map(same, x, y)), (a[0], x, y)
+
+
+def quantized_input(it_details, x):
+    (scale, zero_point) = it_details
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+@pytest.mark.parametrize("io", [("float32", "float32"), ("int8", "int8"), ("int8", "float32"), ("float32", "int8")],
+                         ids=lambda io: "%s_in_%s_out" % io)
+@pytest.mark.parametrize("name", sorted(bnn_zoo.INT8_ZOO))
+def test_int8_same_as_lce(name, io):
+    """int8 options give LCE 0.16's graph (op order, tensor types, scales), and its outputs run
+    through LCE's interpreter and ours equal LCE's."""
+    import tensorflow as tf
+    import larq_compute_engine as lce
+    from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
+    model, binary_layers, _ = int8_zoo(name)
+    options = dict(_INT8_OPTIONS[name], inference_input_type=getattr(tf, io[0]),
+                   inference_output_type=getattr(tf, io[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True, **options)
+        theirs = lce.convert_keras_model(model, **options)
+    assert_same_types(op_graph(ours), op_graph(theirs))
+    report = {l.keras_layer: l for l in ours.report}
+    assert all(report[l].binarized for l in binary_layers)
+    if name == "fake_quant_bnn":
+        assert [report[l].details["output"] for l in binary_layers] == ["int8", "int8"]
+    lce_it = LceInterpreter(theirs)
+    # One quantization step of the output (float outputs come from an int8 DEQUANTIZE).
+    last = op_graph(theirs)[2][-1]
+    step = 1.0 if io[1] == "int8" else (last[0] == "DEQUANTIZE" and last[1][0][2][0])
+    differ = 0
+    for seed in range(3):
+        x = np.random.default_rng(seed).normal(size=(1, 8, 8, 3)).astype(np.float32)
+        if io[0] == "int8":
+            x = quantized_input((lce_it.input_scales[0], lce_it.input_zero_points[0]), x)
+        ref = np.asarray(lce_it.predict(x))
+        assert ref.dtype == np.dtype(io[1])
+        # The two models are equivalent: identical outputs in either runtime.
+        np.testing.assert_array_equal(np.asarray(LceInterpreter(ours).predict(x)), ref)
+        got = np.asarray(lce_convert.Interpreter(ours).predict(x))
+        np.testing.assert_array_equal(got, np.asarray(lce_convert.Interpreter(theirs).predict(x)))
+        # Our delegate with TFLite's reference builtin kernels gives exactly LCE's outputs.
+        np.testing.assert_array_equal(without_xnnpack(ours, x), ref)
+        # With XNNPACK (the default) its int8 kernels may round a value to the neighbouring step.
+        diff = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        assert diff.max() <= step * 1.0001
+        differ += int(np.sum(diff > 0))
+    print("%s %s: %d of %d outputs one step from LCE's with XNNPACK" % (name, io, differ, 3 * ref.size))
+
+
+def without_xnnpack(model_bytes, x):
+    """Output of tf.lite with our delegate and no default delegates (no XNNPACK)."""
+    import tensorflow as tf
+    from lce_convert.interpreter import delegate_path
+    it = tf.lite.Interpreter(model_content=bytes(model_bytes),
+                             experimental_delegates=[tf.lite.experimental.load_delegate(delegate_path())],
+                             experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def test_int8_report_and_runtime_of_zero_padding():
+    """A zero-padded binary conv before a fake-quant node keeps float output (LCE 0.16's
+    optimized runtime corrects zero padding only there), followed by QUANTIZE; both runtimes
+    agree. LCE 0.16's converter gives it int8 output, which only LCE's reference kernel (and
+    ours) can run."""
+    import tensorflow as tf
+    import larq as lq
+    tf.keras.utils.set_random_seed(5)
+    fq = lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -4.0, 4.0)
+    x = inp = tf.keras.Input((6, 6, 8))
+    x = tf.keras.layers.Lambda(fq)(x)
+    x = bnn_zoo._qconv(lq, 8, 3, "zero_pad")(x)
+    x = tf.keras.layers.Lambda(fq)(x)
+    model = tf.keras.Model(inp, x)
+    converted = lce_convert.convert_keras_model(model, inference_input_type=tf.int8, inference_output_type=tf.int8)
+    assert [l.details["output"] for l in converted.report] == ["float"]
+    _, _, ops = op_graph(converted)
+    assert [o[0] for o in ops] == ["LceQuantize", "LceBconv2d", "QUANTIZE"]
+    x = np.random.default_rng(0).integers(-128, 128, size=(1, 6, 6, 8)).astype(np.int8)
+    got = lce_convert.Interpreter(converted).predict(x)
+    assert got.dtype == np.int8 and got.shape == (1, 6, 6, 8)
+    np.testing.assert_array_equal(without_xnnpack(converted, x), np.asarray(lce_predict(converted, x)))
+    import larq_compute_engine as lce
+    theirs = lce.convert_keras_model(model, inference_input_type=tf.int8, inference_output_type=tf.int8)
+    assert [o[0] for o in op_graph(theirs)[2]] == ["LceQuantize", "LceBconv2d"]
+    ours_on_theirs = lce_convert.Interpreter(theirs).predict(x)
+    np.testing.assert_array_equal(got, ours_on_theirs)
+    # LCE's reference kernel multiplies by a rounded 1/scale: y = -4 with scale float32(8/255)
+    # is exactly -127.49999..., which semantics.md rounds to -127 and LCE to -128 (one step).
+    lce_reference = np.asarray(lce_predict(theirs, x, use_reference_bconv=True))
+    differ = ours_on_theirs != lce_reference
+    assert np.all(np.abs(ours_on_theirs.astype(int) - lce_reference)[differ] == 1)
+    assert set(np.abs(lce_reference[differ].astype(int)).tolist()) <= {127, 128}
+
+
+@pytest.mark.parametrize("name", ["quicknet_like", "birealnet_like"])
+def test_default_range_zoo(name):
+    """Default ranges on models with float shortcuts: every binary layer stays binarized and the
+    int8 model runs the same in our runtime and LCE's. (The graph may differ from LCE 0.16's in
+    form: TensorFlow 2.21's quantizer leaves a float ADD feeding only an LceQuantize float where
+    LCE's round-trips it through int8 first, and lq-fuse-int8 binarizes an int8 tensor directly
+    also when its DEQUANTIZE has float users too.)"""
+    import tensorflow as tf
+    model, binary_layers, _ = zoo(name)
+    with pytest.warns(UserWarning, match="latency tests"):
+        converted = lce_convert.convert_keras_model(
+            model, experimental_default_int8_range=(-2.0, 2.0), inference_input_type=tf.int8,
+            inference_output_type=tf.int8, experimental_enable_bitpacked_activations=True)
+    report = {l.keras_layer: l for l in converted.report}
+    assert all(report[l].binarized for l in binary_layers)
+    x = np.random.default_rng(0).integers(-128, 128, size=(1,) + tuple(model.input_shape[1:])).astype(np.int8)
+    ref = np.asarray(lce_predict(converted, x))
+    assert ref.dtype == np.int8
+    np.testing.assert_array_equal(without_xnnpack(converted, x), ref)
+    # With XNNPACK its int8 kernels round some values to the neighbouring step, which later
+    # binarizations can amplify: only the type and shape are compared.
+    got = lce_convert.Interpreter(converted).predict(x)
+    assert got.dtype == np.int8 and got.shape == ref.shape
+
+
+@pytest.mark.parametrize("int8_io", [False, True], ids=["float_io", "int8_io"])
+def test_fake_quant_residual(int8_io):
+    """A shortcut, a fused ReLU, an int8 max-pool (BMaxPool2d on LceQuantize of int8) and a 1x1
+    conv: LCE's graph, except that an LceQuantize whose int8 input also feeds a float op through
+    DEQUANTIZE reads the int8 tensor (same bits, q < zp) where LCE reads the DEQUANTIZE; the
+    outputs are identical."""
+    import tensorflow as tf
+    import larq_compute_engine as lce
+    from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
+    model, binary_layers, _ = bnn_zoo.fake_quant_residual()
+    io = dict(inference_input_type=tf.int8, inference_output_type=tf.int8) if int8_io else {}
+    ours = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True, **io)
+    theirs = lce.convert_keras_model(model, **io)
+    report = {l.keras_layer: l for l in ours.report}
+    assert all(report[l].binarized for l in binary_layers)
+    a, b = op_graph(ours)[2], op_graph(theirs)[2]
+    assert [o[0] for o in a] == [o[0] for o in b]
+    relaxed = [i for i, (x, y) in enumerate(zip(a, b)) if x[1] != y[1]]
+    assert len(relaxed) == 1 and a[relaxed[0]][0] == "LceQuantize"
+    assert a[relaxed[0]][1][0][0] == "INT8" and b[relaxed[0]][1][0][0] == "FLOAT32"
+    keep = lambda ops: [o for i, o in enumerate(ops) if i != relaxed[0]]
+    assert_same_types(op_graph(ours)[:2] + (keep(a),), op_graph(theirs)[:2] + (keep(b),))
+    lce_it = LceInterpreter(theirs)
+    for seed in range(2):
+        x = np.random.default_rng(seed).normal(size=(1, 8, 8, 40)).astype(np.float32)
+        if int8_io:
+            x = quantized_input((lce_it.input_scales[0], lce_it.input_zero_points[0]), x)
+        ref = np.asarray(lce_it.predict(x))
+        np.testing.assert_array_equal(np.asarray(LceInterpreter(ours).predict(x)), ref)
+        np.testing.assert_array_equal(without_xnnpack(ours, x), ref)
+        np.testing.assert_array_equal(lce_convert.Interpreter(ours).predict(x), ref)
+
+
+def test_fake_quant_leaves_unranged_layers_float():
+    """Quantization-aware conversion quantizes only where fake-quant nodes give ranges: a large
+    float dense layer after them keeps float weights (no dynamic-range quantization), as in LCE."""
+    import tensorflow as tf
+    import larq as lq
+    import larq_compute_engine as lce
+    tf.keras.utils.set_random_seed(0)
+    fq = lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0)
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = tf.keras.layers.Lambda(fq)(x)
+    x = tf.keras.layers.BatchNormalization()(bnn_zoo._qconv(lq, 32, 3, "fq_conv", pad_values=1.0)(x))
+    x = tf.keras.layers.Dense(64)(tf.keras.layers.Flatten()(x))
+    model = tf.keras.Model(inp, x)
+    ours = lce_convert.convert_keras_model(model)
+    assert_same_types(op_graph(ours), op_graph(lce.convert_keras_model(model)))
+    assert [o[0] for o in op_graph(ours)[2]][-1] == "FULLY_CONNECTED"
+    assert op_graph(ours)[2][-1][1][1][0] == "FLOAT32"
+
+
+def test_int8_io_needs_a_quantized_model():
     import tensorflow as tf
     model, _, _ = zoo("binary_mlp")
-    with pytest.raises(LceConvertError, match="not implemented yet"):
+    with pytest.raises(LceConvertError, match="need an int8-quantized model"):
         lce_convert.convert_keras_model(model, inference_input_type=tf.int8)
+    with pytest.raises(LceConvertError, match="need an int8-quantized model"):
+        lce_convert.convert_keras_model(model, inference_output_type=tf.int8)
+    # A fake-quant model converted by TensorFlow without optimizations has uint8 QUANTIZE ops.
+    plain = tf.lite.TFLiteConverter.from_keras_model(int8_zoo("fake_quant_bnn")[0]).convert()
+    with pytest.raises(LceConvertError, match="uint8 QUANTIZE ops come from fake-quantization"):
+        lce_convert.convert_tflite(plain, inference_input_type=tf.int8)
+
+
+def test_int8_saved_model_and_tflite(tmp_path):
+    """The SavedModel and .tflite entry points give the same int8 models as the Keras one."""
+    import tensorflow as tf
+    model, _, _ = int8_zoo("fake_quant_bnn")
+    io = dict(inference_input_type=tf.int8, inference_output_type=tf.int8)
+    from_keras = lce_convert.convert_keras_model(model, **io)
+    tf.saved_model.save(model, str(tmp_path / "sm"))
+    from_sm = lce_convert.convert_saved_model(str(tmp_path / "sm"), **io)
+    assert_same_types(op_graph(from_sm), op_graph(from_keras))
+    model, _, _ = int8_zoo("default_range_bnn")
+    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with pytest.warns(UserWarning, match="only be used for latency tests"):
+        from_tflite = lce_convert.convert_tflite(plain, experimental_default_int8_range=(-3, 3), **io)
+    with pytest.warns(UserWarning):
+        from_keras = lce_convert.convert_keras_model(model, experimental_default_int8_range=(-3, 3), **io)
+    assert_same_types(op_graph(from_tflite), op_graph(from_keras))
 
 
 def test_convert_saved_model_and_tflite(tmp_path):

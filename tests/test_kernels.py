@@ -82,6 +82,17 @@ def test_quantize_dequantize_threads_identical(isa, threads):
                                   K.dequantize(packed, 70, scale=0.1, zero_point=3))
 
 
+def test_dequantize_int8_rounds_the_exact_reciprocal():
+    """zp +- round(1/scale) with the exact reciprocal of the float32 scale (semantics.md): for
+    the scale of a (-3, 3) range, float32(6/255) is just above 6/255, so 1/scale = 42.4999...
+    gives 42, as fake-quant and QUANTIZE of +-1 do. (LCE 0.16's runtime divides in float32,
+    gets 42.5 and writes 43.)"""
+    scale = float(np.float32(6 / 255))
+    assert 1 / scale < 42.5
+    packed = ref_bitpack(np.array([[1.0, -1.0]], np.float32))
+    np.testing.assert_array_equal(K.dequantize(packed, 2, scale=scale, zero_point=0), [[42, -42]])
+
+
 def ref_bconv2d(x_pm1, w_pm1, groups, strides, dilations, padding, pad_values):
     """Float conv on +-1 values: x [N,H,W,C], w [O,KH,KW,C/groups] -> conv [N,OH,OW,O]."""
     n, h, wd, c = x_pm1.shape

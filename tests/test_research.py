@@ -46,6 +46,69 @@ def test_strip_gives_the_exact_bits(bitpacked):
         np.testing.assert_array_equal(bits, bitpack(keras))
 
 
+def int8_sign_output_model(seed=0):
+    """LCE's toy_model_int8_sign at 8x8: a fake-quant (+-3) input, a one-padded binary conv and
+    a fake-quantized ste_sign output (LCE's test forgets to use its quantized input; this one
+    uses it)."""
+    import tensorflow as tf
+    import larq as lq
+    tf.keras.utils.set_random_seed(seed)
+    fq = lambda t: tf.quantization.fake_quant_with_min_max_vars(t, -3.0, 3.0)
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = tf.keras.layers.Lambda(fq)(x)
+    x = lq.layers.QuantConv2D(256, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
+                              kernel_quantizer="ste_sign", kernel_constraint="weight_clip")(x)
+    x = lq.quantizers.SteSign()(x)
+    x = tf.keras.layers.Lambda(fq)(x)
+    return tf.keras.Model(inp, x)
+
+
+@pytest.mark.parametrize("in_type", ["float32", "int8"])
+@pytest.mark.parametrize("out_type", ["float32", "int8"])
+@pytest.mark.parametrize("kind", ["default_range", "fake_quant"])
+def test_strip_int8_models(kind, in_type, out_type):
+    """The int8 cases of LCE's strip_lcedequantize test: the sign model with
+    experimental_default_int8_range=(-6, 6), and the fake-quantized one, with every IO type.
+    The stripped output is int32 and holds the same bits as LCE's (and, for the fake-quant
+    model, as Keras')."""
+    import warnings
+    import tensorflow as tf
+    import larq_compute_engine as lce
+    from larq_compute_engine.mlir.python.util import strip_lcedequantize_ops as lce_strip
+    model = sign_output_model() if kind == "default_range" else int8_sign_output_model()
+    options = dict(inference_input_type=getattr(tf, in_type), inference_output_type=getattr(tf, out_type))
+    if kind == "default_range":
+        options["experimental_default_int8_range"] = (-6.0, 6.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours_full = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True, **options)
+        theirs_full = lce.convert_keras_model(model, **options)
+        ours, theirs = strip_lcedequantize_ops(ours_full), lce_strip(theirs_full)
+    it = lce_convert.Interpreter(ours)
+    (inp,), (out,) = it.input_details, it.output_details
+    assert inp["dtype"] == np.dtype(in_type) and out["dtype"] == np.int32
+    for seed in range(2):
+        x = np.random.default_rng(seed).normal(size=(1, 8, 8, 3)).astype(np.float32)
+        keras = model(x, training=False).numpy()
+        if in_type == "int8":
+            scale, zero_point = inp["quantization"]
+            x = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+        (bits,) = run(ours, [x], "lce")
+        (lce_bits,) = run(theirs, [x], "lce")
+        np.testing.assert_array_equal(bits, lce_bits)
+        np.testing.assert_array_equal(it.predict(x), bits)
+        # Unstripped: the same model as LCE's. Its int8 LceDequantize (fake-quant model) gives
+        # zp +- round(1/scale) (semantics.md), like Keras' fake-quant; LCE's runtime rounds 1/scale
+        # computed in float32, which is 42.5 for this scale (6/255 in float32 is just above
+        # 6/255, so exactly 1/scale = 42.49999...): it writes 43 where we write 42.
+        full = lce_convert.Interpreter(ours_full).predict(x)
+        np.testing.assert_array_equal(full, lce_convert.Interpreter(theirs_full).predict(x))
+        if kind == "fake_quant" and in_type == out_type == "float32":
+            np.testing.assert_allclose(full, keras, rtol=0, atol=1e-6)
+        if kind == "fake_quant" and in_type == "float32":
+            np.testing.assert_array_equal(bits, bitpack(keras))
+
+
 def test_strip_two_subgraphs(tmp_path):
     import tensorflow as tf
     import larq as lq

@@ -19,3 +19,17 @@ func.func @body(%q: tensor<1x2xi32>) -> tensor<1x40xf32> {
   %d = lq.Dequantize %q : tensor<1x2xi32> -> tensor<1x40xf32>
   return %d : tensor<1x40xf32>
 }
+
+// A quantized model with float outputs: DEQUANTIZE(int8 lq.Dequantize) is stripped too; an
+// int8 DEQUANTIZE of anything else stays.
+// CHECK-LABEL: func.func @int8_model(%arg0: tensor<1x2xi32>, %arg1: tensor<1x4x!quant.uniform<i8:f32, 5.000000e-01:1>>) -> (tensor<1x2xi32>, tensor<1x4xf32>)
+// CHECK-NOT: lq.Dequantize
+// CHECK: %[[F:.*]] = "tfl.dequantize"(%arg1)
+// CHECK-NOT: tfl.dequantize
+// CHECK: return %arg0, %[[F]]
+func.func @int8_model(%q: tensor<1x2xi32>, %y: tensor<1x4x!quant.uniform<i8:f32, 0.5:1>>) -> (tensor<1x40xf32>, tensor<1x4xf32>) {
+  %d = lq.Dequantize %q : tensor<1x2xi32> -> tensor<1x40x!quant.uniform<i8:f32, 0.1:-3>>
+  %f = "tfl.dequantize"(%d) : (tensor<1x40x!quant.uniform<i8:f32, 0.1:-3>>) -> tensor<1x40xf32>
+  %g = "tfl.dequantize"(%y) : (tensor<1x4x!quant.uniform<i8:f32, 0.5:1>>) -> tensor<1x4xf32>
+  return %f, %g : tensor<1x40xf32>, tensor<1x4xf32>
+}

@@ -39,7 +39,7 @@ def FuseBconv2d : Pass<"lq-fuse-bconv2d", "mlir::func::FuncOp"> {
 }
 
 def BinaryMaxPool : Pass<"lq-binary-maxpool", "mlir::func::FuncOp"> {
-  let summary = "Quantize(MaxPool2D(x)) -> BMaxPool2d(Quantize(x))";
+  let summary = "Quantize(MaxPool2D(x)) -> BMaxPool2d(Quantize(x)) (float32 or int8 x)";
   let dependentDialects = ["lce::lq::LqDialect"];
 }
 
@@ -67,6 +67,19 @@ def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
   let options = [
     Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
            "Also fuse activations into zero-padded convs (our runtime applies the correction before the clamp; LCE 0.16's cannot)">
+  ];
+  let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
+}
+
+def FuseInt8 : Pass<"lq-fuse-int8", "mlir::func::FuncOp"> {
+  let summary = "Binary ops consume and produce int8 where the quantizer left DEQUANTIZE/QUANTIZE around them";
+  let description = [{
+    lq.Quantize(tfl.dequantize(x)) takes the int8 x; tfl.quantize(lq.Bconv2d) and
+    tfl.quantize(lq.Dequantize) become int8-output lq ops. All three are exact (semantics.md).
+  }];
+  let options = [
+    Option<"allowZeroPadding", "allow-zero-padding", "bool", /*default=*/"false",
+           "Also give zero-padded SAME convs int8 output (our runtime corrects zero padding in the accumulator; LCE 0.16's does not)">
   ];
   let dependentDialects = ["lce::lq::LqDialect", "lce::tfl::TflDialect"];
 }
