@@ -397,12 +397,17 @@ def test_bad_options_and_inputs(tmp_path):
         hls.csim(p, np.zeros((2, 7, 7, 1)))
 
 
-def test_float_model_without_binary_layers_gives_clear_error():
+def test_unsupported_layer_is_named_and_float_models_lower():
     import tensorflow as tf
     import lce_convert
-    m = tf.keras.Sequential([tf.keras.Input((4, 4, 2)), tf.keras.layers.Conv2D(4, 3), tf.keras.layers.Softmax()])
-    with pytest.raises(HlsUnsupportedError, match="(?i)layer .*softmax"):
+    m = tf.keras.Sequential([tf.keras.Input((4, 4, 2)), tf.keras.layers.Conv2D(4, 3, name="conv"),
+                             tf.keras.layers.Activation("tanh", name="squash"), tf.keras.layers.Dense(3)])
+    with pytest.raises(HlsUnsupportedError, match="(?i)layer .*squash.*tanh"):
         hls.lower(lce_convert.convert_keras_model(m))
+    # no binary layer, a final softmax: a fixed-point design whose softmax runs on the host
+    m = tf.keras.Sequential([tf.keras.Input((4, 4, 2)), tf.keras.layers.Conv2D(4, 3), tf.keras.layers.Softmax()])
+    d = hls.lower(lce_convert.convert_keras_model(m))
+    assert [u.kind for u in d.units] == ["swu", "fmvau"] and d.host_softmax == 1.0
 
 
 def test_cli_hls(tmp_path, capsys):
