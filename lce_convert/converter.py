@@ -114,7 +114,8 @@ def _dtype_name(t, what):
 
 
 def _check_options(inference_input_type, inference_output_type, target,
-                   experimental_default_int8_range, experimental_enable_bitpacked_activations):
+                   experimental_default_int8_range, experimental_enable_bitpacked_activations,
+                   lce_compatible=True):
     input_type = _dtype_name(inference_input_type, "inference_input_type")
     output_type = _dtype_name(inference_output_type, "inference_output_type")
     if target not in ("arm", "xcore"):
@@ -131,14 +132,20 @@ def _check_options(inference_input_type, inference_output_type, target,
     if not isinstance(experimental_enable_bitpacked_activations, bool):
         raise InvalidOptionError("experimental_enable_bitpacked_activations must be a bool, got %r"
                                  % (experimental_enable_bitpacked_activations,))
+    if not isinstance(lce_compatible, bool):
+        raise InvalidOptionError("lce_compatible must be a bool, got %r" % (lce_compatible,))
     return input_type, output_type
 
 
-def _pipeline(bitpacked_activations):
-    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d", "lq-fuse-bconv-affine",
-              "lq-fuse-int8"]
+def _pipeline(bitpacked_activations, lce_compatible=True):
+    """The binarization pipeline. Without `lce_compatible`, zero-padded binary convs also take
+    fused activations, affine steps after them, bitpacked and int8 output: our runtime corrects
+    zero padding in the accumulator, LCE 0.16's runtime cannot run these ops."""
+    zp = "" if lce_compatible else "{allow-zero-padding=true}"
+    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d" + zp, "lq-fuse-bconv-affine" + zp,
+              "lq-fuse-int8" + zp]
     if bitpacked_activations:
-        passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output"]
+        passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output" + zp]
     passes += ["lq-bitpack-filters", "lq-cancel-dequantize-quantize", "canonicalize"]
     return ",".join(passes)
 
@@ -244,16 +251,16 @@ def _report(desc):
 
 def convert_tflite(model_bytes, *, inference_input_type="float32", inference_output_type="float32",
                    target="arm", experimental_default_int8_range=None,
-                   experimental_enable_bitpacked_activations=False):
+                   experimental_enable_bitpacked_activations=False, lce_compatible=True):
     """Convert a .tflite flatbuffer made by TensorFlow's TFLite converter from a larq model:
     float, or quantization-aware (int8 QUANTIZE/DEQUANTIZE from fake-quantization nodes, as
     TensorFlow makes with `optimizations=[tf.lite.Optimize.DEFAULT]`). Same options as
     `convert_keras_model`."""
     input_type, output_type = _check_options(inference_input_type, inference_output_type, target,
                                              experimental_default_int8_range,
-                                             experimental_enable_bitpacked_activations)
+                                             experimental_enable_bitpacked_activations, lce_compatible)
     module = import_tflite(model_bytes)
-    module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations))
+    module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible))
     desc = module._handle.to_description()
     report = _report(desc)  # before quantization, which drops the reasons of float layers
     result = _tflite_io.write(desc)
@@ -261,7 +268,8 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
         warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
                       "should only be used for latency tests", stacklevel=3)
         module = import_tflite(_quantize_default_range(result, experimental_default_int8_range))
-        module.run_pipeline("lq-fuse-int8,lq-cancel-dequantize-quantize,canonicalize")
+        module.run_pipeline("lq-fuse-int8%s,lq-cancel-dequantize-quantize,canonicalize"
+                            % ("" if lce_compatible else "{allow-zero-padding=true}"))
         result = module.to_tflite()
     if input_type == "int8" or output_type == "int8":
         result = _int8_io(result, input_type, output_type)
@@ -367,7 +375,7 @@ def _tflite_from_keras(tf, model):
 
 def convert_keras_model(model, *, inference_input_type="float32", inference_output_type="float32",
                         target="arm", experimental_default_int8_range=None,
-                        experimental_enable_bitpacked_activations=False):
+                        experimental_enable_bitpacked_activations=False, lce_compatible=True):
     """Convert a Keras/larq model to a .tflite flatbuffer with LCE-compatible binary ops.
 
     With `experimental_enable_bitpacked_activations=True`, a binary conv whose only consumer
@@ -381,9 +389,14 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     `inference_output_type=tf.int8` then give the model int8 inputs/outputs, which needs one of
     the two (else LceConvertError). Binary layers read and write int8 directly where that is
     exact (lq-fuse-int8).
+
+    `lce_compatible=False` (ours): zero-padded binary convs also fuse activations, the affine
+    steps after them and bitpacked/int8 output. Only lce_convert's runtime runs such models
+    (LCE 0.16's interpreter refuses zero padding with these); on QuickNet this removes the
+    RELU/MUL/ADD ops after every binary conv.
     """
     _check_options(inference_input_type, inference_output_type, target,
-                   experimental_default_int8_range, experimental_enable_bitpacked_activations)
+                   experimental_default_int8_range, experimental_enable_bitpacked_activations, lce_compatible)
     import tensorflow as tf
     if not isinstance(model, tf.keras.Model):
         raise ValueError("convert_keras_model expects a tf.keras Model (with TF_USE_LEGACY_KERAS=1 "
@@ -396,7 +409,8 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     result = convert_tflite(tflite, inference_input_type=inference_input_type,
                             inference_output_type=inference_output_type, target=target,
                             experimental_default_int8_range=experimental_default_int8_range,
-                            experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations)
+                            experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations,
+                            lce_compatible=lce_compatible)
     _attach_keras_names(result.report, model)
     return result
 
@@ -404,11 +418,11 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
 def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
                         inference_output_type="float32", target="arm",
                         experimental_default_int8_range=None,
-                        experimental_enable_bitpacked_activations=False):
+                        experimental_enable_bitpacked_activations=False, lce_compatible=True):
     """Convert a SavedModel directory (signature "serving_default"). Same options as
     `convert_keras_model`."""
     _check_options(inference_input_type, inference_output_type, target,
-                   experimental_default_int8_range, experimental_enable_bitpacked_activations)
+                   experimental_default_int8_range, experimental_enable_bitpacked_activations, lce_compatible)
     import os
     if not isinstance(saved_model_dir, (str, os.PathLike)) or not os.path.isdir(saved_model_dir):
         raise ValueError("saved_model_dir must be an existing directory, got %r" % (saved_model_dir,))
@@ -422,4 +436,5 @@ def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
     return convert_tflite(tflite, inference_input_type=inference_input_type,
                           inference_output_type=inference_output_type, target=target,
                           experimental_default_int8_range=experimental_default_int8_range,
-                          experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations)
+                          experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations,
+                          lce_compatible=lce_compatible)

@@ -72,7 +72,7 @@ def test_dequantize():
 @pytest.mark.parametrize("threads", [2, 3])
 def test_quantize_dequantize_threads_identical(isa, threads):
     rng = np.random.default_rng(threads)
-    x = rng.normal(size=(3, 61, 59, 70)).astype(np.float32)  # large enough to be split
+    x = rng.normal(size=(4, 100, 101, 70)).astype(np.float32)  # large enough to be split (> 2M values)
     q = rng.integers(-128, 128, size=x.shape).astype(np.int8)
     packed = K.bitpack(x)
     np.testing.assert_array_equal(K.bitpack(x, threads=threads), packed)

@@ -62,26 +62,26 @@ def test_bitpacked_outputs_equal_lce_bit_for_bit():
     np.testing.assert_array_equal(ours, bitpack(model(x, training=False).numpy()))
 
 
-def test_zero_padding_with_activation_and_bitpacked_output():
-    """Zero-padded convs with a fused ReLU and bitpacked output: exact in our runtime (the
-    correction is applied before the clamp), impossible in LCE 0.16's."""
-    import tensorflow as tf
+@pytest.mark.parametrize("bitpacked", [False, True])
+def test_zero_padding_with_activation_and_bitpacked_output(bitpacked):
+    """convert_keras_model(lce_compatible=False): zero-padded convs take the fused ReLU, the
+    BatchNorm after it and bitpacked output. Exact in our runtime (the correction is applied
+    before the clamp), impossible in LCE 0.16's."""
     model, _, _ = bnn_zoo.quicknet_like()
-    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
-    module = lce_convert.import_tflite(plain)
-    module.run_pipeline("tfl-fold-dilated-conv,lq-detect-binarize,lq-fuse-bconv2d{allow-zero-padding=true},"
-                        "lq-fuse-bconv-affine{allow-zero-padding=true},lq-binary-maxpool,"
-                        "lq-fuse-bitpacked-output{allow-zero-padding=true},lq-bitpack-filters,"
-                        "lq-cancel-dequantize-quantize,canonicalize")
-    text = module.text()
+    ours_bytes = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=bitpacked,
+                                                 lce_compatible=False)
+    assert len(ours_bytes.report.binarized) == 3
+    text = lce_convert.import_tflite(ours_bytes).text()
     assert 'fused_activation_function = "RELU"' in text and 'pad_values = 0 : i32, padding = "SAME"' in text
-    ours_bytes = module.to_tflite()
+    assert "tfl.relu" not in text and "tfl.mul" not in text  # fused into the Bconv2d ops
     x = np.random.default_rng(4).normal(size=(2, 16, 16, 3)).astype(np.float32)
     ours = lce_convert.Interpreter(ours_bytes).predict(x)
     keras = model(x, training=False).numpy()
     assert float(np.max(np.abs(ours - keras))) / max(1.0, float(np.max(np.abs(keras)))) < 1e-4
     with pytest.raises(Exception):
         lce_predict(ours_bytes, x)  # LCE 0.16 refuses zero padding under an activation
+    with pytest.raises(lce_convert.LceConvertError, match="lce_compatible"):
+        lce_convert.convert_keras_model(model, lce_compatible="no")
 
 
 def test_malformed_options_fail_cleanly():
