@@ -453,3 +453,29 @@ def test_lce_converted_model_lowers_too(tmp_path):
             assert r["mismatches"] == 0, r
         elif r["name"] == "output":
             assert r["max_abs_diff"] <= 2.0 ** -16, r
+
+
+@needs_gxx
+def test_dequantized_bits_feed_a_fixed_point_classifier(tmp_path):
+    """Binary conv -> sign -> Flatten -> float Dense: the bits are dequantized to +-1 and the
+    classifier accumulates the float32 weights exactly."""
+    _ap_types_or_skip()
+    import tensorflow as tf
+    import larq as lq
+    import lce_convert
+    tf.keras.utils.set_random_seed(0)
+    L = tf.keras.layers
+    inp = tf.keras.Input((6, 6, 4))
+    x = L.Conv2D(8, 3, padding="same")(inp)
+    x = lq.layers.QuantConv2D(16, 3, padding="same", pad_values=1.0, input_quantizer="ste_sign",
+                              kernel_quantizer="ste_sign", kernel_constraint="weight_clip", use_bias=False)(x)
+    x = L.Activation(lq.quantizers.SteSign())(x)
+    x = L.Dense(5)(L.Flatten()(x))
+    model = lce_convert.convert_keras_model(tf.keras.Model(inp, x), experimental_enable_bitpacked_activations=True)
+    p = hls.export(model, str(tmp_path / "prj"))
+    assert "dequantize" in [u.kind for u in p.design.units]
+    for r in hls.compare(p, bytes(model), _grid_inputs((6, 6, 4), 3, seed=2)):
+        if r["kind"] == "bits":
+            assert r["mismatches"] == 0, r
+        elif "max_abs_cpu" in r:
+            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r

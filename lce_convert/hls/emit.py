@@ -242,10 +242,10 @@ class _Emitter:
         self.call("{ static const %s" % inst)
         if u.depthwise:
             self.call("  lce_hls::fdwconv<%d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
-                u.co, u.taps, u.pe, u.pixels, xt.cpp(), p, wt.W, acc, inp, out, p, p))
+                u.co, u.taps, u.pe, u.pixels, u.inputs[0].elem_cpp(), p, wt.W, acc, inp, out, p, p))
             return
         self.call("  lce_hls::fmvau<%d, %d, %d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
-            u.ci, u.co, u.taps, u.simd, u.pe, u.pixels, xt.cpp(), p, wt.W, acc, inp, out, p, p))
+            u.ci, u.co, u.taps, u.simd, u.pe, u.pixels, u.inputs[0].elem_cpp(), p, wt.W, acc, inp, out, p, p))
 
     def sname(self, s):
         if s is self.d.input:
