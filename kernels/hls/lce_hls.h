@@ -206,6 +206,24 @@ struct Affine {
   }
 };
 
+// The TAPS taps of one output pixel's window, as the matrix-vector units buffer them.
+template <int TAPS, class T>
+inline void read_window(hls::stream<tap<T> > &in, tap<T> win[TAPS]) {
+  for (int t = 0; t < TAPS; ++t) {
+#pragma HLS PIPELINE II = 1
+    win[t] = in.read();
+  }
+}
+
+// Output stage of one neuron fold: channels nf*PE .. nf*PE + PE-1.
+template <int PE, class Act, class AccT>
+inline void activate(const Act &act, typename Act::out_t &o, int nf, const AccT acc[PE]) {
+  for (int pe = 0; pe < PE; ++pe) {
+#pragma HLS UNROLL
+    act.set(o, nf * PE + pe, acc[pe]);
+  }
+}
+
 // Binary (XNOR-popcount) matrix-vector unit with PE/SIMD folding over a window of TAPS taps of
 // CI channels, GROUPS groups (CG = CI/GROUPS channels each). Weights: for output channel o and
 // tap t, CG bits at bit offset ((o*TAPS + t) * WPR) * 64 of `w` (WPR 64-bit words per row).
@@ -216,10 +234,7 @@ void bmvau(hls::stream<tap<ap_uint<CI> > > &in, hls::stream<typename Act::out_t>
   const int CG = CI / GROUPS, COG = CO / GROUPS, SF_TAP = CG / SIMD, SF = TAPS * SF_TAP, NF = CO / PE;
   for (int p = 0; p < PIXELS; ++p) {
     tap<ap_uint<CI> > win[TAPS];
-    for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-      win[t] = in.read();
-    }
+    read_window<TAPS>(in, win);
     typename Act::out_t o;
     set_zero(o);
     for (int nf = 0; nf < NF; ++nf) {
@@ -241,10 +256,7 @@ void bmvau(hls::stream<tap<ap_uint<CI> > > &in, hls::stream<typename Act::out_t>
           }
         }
       }
-      for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-        act.set(o, nf * PE + pe, acc[pe]);
-      }
+      activate<PE>(act, o, nf, acc);
     }
     out.write(o);
   }
@@ -268,10 +280,7 @@ void fmvau(hls::stream<tap<vec<XT, CI> > > &in, hls::stream<typename Act::out_t>
   const int SF_TAP = CI / SIMD, SF = TAPS * SF_TAP, NF = CO / PE;
   for (int p = 0; p < PIXELS; ++p) {
     tap<vec<XT, CI> > win[TAPS];
-    for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-      win[t] = in.read();
-    }
+    read_window<TAPS>(in, win);
     typename Act::out_t o;
     set_zero(o);
     for (int nf = 0; nf < NF; ++nf) {
@@ -291,10 +300,7 @@ void fmvau(hls::stream<tap<vec<XT, CI> > > &in, hls::stream<typename Act::out_t>
           }
         }
       }
-      for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-        act.set(o, nf * PE + pe, acc[pe]);
-      }
+      activate<PE>(act, o, nf, acc);
     }
     out.write(o);
   }
@@ -368,10 +374,7 @@ void fdwconv(hls::stream<tap<vec<XT, C> > > &in, hls::stream<typename Act::out_t
              const Act &act) {
   for (int p = 0; p < PIXELS; ++p) {
     tap<vec<XT, C> > win[TAPS];
-    for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-      win[t] = in.read();
-    }
+    read_window<TAPS>(in, win);
     typename Act::out_t o;
     set_zero(o);
     for (int nf = 0; nf < C / PE; ++nf) {
@@ -386,10 +389,7 @@ void fdwconv(hls::stream<tap<vec<XT, C> > > &in, hls::stream<typename Act::out_t
           acc[pe] += AccT(from_raw<WT, WW>(w[c * TAPS + t]) * win[t].data.v[c]);
         }
       }
-      for (int pe = 0; pe < PE; ++pe) {
-#pragma HLS UNROLL
-        act.set(o, nf * PE + pe, acc[pe]);
-      }
+      activate<PE>(act, o, nf, acc);
     }
     out.write(o);
   }

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import LceConvertError
 from . import emit as _emit
 from . import exact, folding
-from .lowering import lower as _lower
+from .lowering import layer_key_matches, lower as _lower
 
 _OPTIONS = {"input_type", "output_type", "intermediate_type", "target_cycles", "lut_budget", "layers", "clock_mhz", "part",
             "max_weight_frac_bits"}
@@ -85,7 +85,7 @@ def _apply_layer_folding(design, config):
     used = set()
     for u in design.mvaus():
         for key, opts in layers.items():
-            if key == u.name or (u.source and key in u.source):
+            if layer_key_matches(key, u.name, u.source):
                 used.add(key)
                 if "pe" in opts:
                     if not isinstance(opts["pe"], int) or opts["pe"] < 1 or u.co % opts["pe"]:
@@ -100,7 +100,7 @@ def _apply_layer_folding(design, config):
                                                  else ""))
                     u.fixed_simd = opts["simd"]
     for key in layers:
-        if key not in used and not any(key == u.name or (u.source and key in u.source) for u in design.units):
+        if key not in used and not any(layer_key_matches(key, u.name, u.source) for u in design.units):
             raise LceConvertError("layers[%r] matches no layer (layer names: %s)"
                                   % (key, ", ".join(u.name for u in design.units)))
 

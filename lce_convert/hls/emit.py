@@ -34,13 +34,6 @@ def template_header():
     raise FileNotFoundError("lce_hls.h not found (reinstall lce_convert)")
 
 
-PM1 = Fixed(2, 2)  # +-1 values (ap_int<2>) seen as a fixed-point type
-
-
-def _elem_fixed(s):
-    return PM1 if s.elem == "ap_int<2>" else s.elem
-
-
 def _vrange(u):
     """(lo, hi, F) of the value v an output stage sees: conv = K - 2p for binary units, the exact
     accumulator for fixed-point units."""
@@ -190,18 +183,11 @@ class _Emitter:
 
     def fmvau(self, u, inp, out):
         p = u.name
-        xt = _elem_fixed(u.inputs[0])
+        xt = u.xtype
         w = list(u.weights)
         # Channels whose output stage decreases in the accumulator get negated weights (exact),
         # so every thresholded channel compares acc < T.
-        flips = [False] * u.co
-        kinds = None
-        if u.act[0] == "fthr":
-            kinds = []
-            for o, ch in enumerate(u.act[1]):
-                kinds.append(ch)
-                if ch.M < 0:
-                    flips[o] = True
+        flips = [u.act[0] == "fthr" and ch.M < 0 for ch in u.act[1]]
         n = u.taps * u.ci
         for o in range(u.co):
             if flips[o]:

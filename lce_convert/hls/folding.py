@@ -118,11 +118,10 @@ def estimate(u, pe=None, simd=None):
                 lut += pe * simd * math.ceil(wmem / 64)
             return dict(lut=int(round(lut)), bram18=_bram18_1bit(pe * simd, wmem), dsp=0,
                         weight_bits=u.co * u.taps * u.cg)
-        ww = u.wtype.W if hasattr(u, "wtype") else 16
-        wx = u.xtype.W if hasattr(u.xtype, "W") else 2
+        ww, wx = u.wtype.W, u.xtype.W
         mults = pe * simd
         dsp = mults * (1 if (wx <= 18 and ww <= 27) else math.ceil(wx / 18) * math.ceil(ww / 27)) if wx > 2 else 0
-        lut = 300 + 1.1 * pe * (simd * (ww if wx <= 2 else 0) + 2 * getattr(u, "acc_w", 32))
+        lut = 300 + 1.1 * pe * (simd * (ww if wx <= 2 else 0) + 2 * u.acc_w)
         bram = mults * math.ceil(ww / 18) * math.ceil(wmem / 1024) if wmem > 128 else 0
         if wmem <= 128:
             lut += mults * ww * math.ceil(wmem / 64)
@@ -150,9 +149,7 @@ def estimate(u, pe=None, simd=None):
 
 
 def _elem_bits(s):
-    if s.kind == "bits":
-        return 1
-    return s.elem.W if hasattr(s.elem, "W") else 2
+    return 1 if s.kind == "bits" else s.fixed_type().W
 
 
 def report(design, clock_mhz=200.0):

@@ -34,6 +34,15 @@ _ACTIVATION_CLAMPS = {  # in the accumulator/value domain
 }
 
 
+PM1_CPP = "ap_int<2>"  # the element type of dequantized +-1 values
+PM1 = Fixed(2, 2)      # the same values as a fixed-point type
+
+
+def layer_key_matches(key, name, source):
+    """A per-layer option key names a unit, or is a part of its source tensor's name."""
+    return key == name or bool(source and key in source)
+
+
 class Stream:
     """A stream of pixels: `kind` 'bits' (ap_uint<C>, 1 = -1) or 'fixed' (vec<elem, C>)."""
 
@@ -48,6 +57,11 @@ class Stream:
     @property
     def channels(self):
         return self.shape[2]
+
+    def fixed_type(self):
+        """The element type of a fixed-point stream as a Fixed (+-1 values, ap_int<2>, are
+        ap_fixed<2, 2>)."""
+        return PM1 if self.elem == PM1_CPP else self.elem
 
     def elem_cpp(self):
         return self.elem if isinstance(self.elem, str) else self.elem.cpp()
@@ -137,7 +151,7 @@ class FMvau(Mvau):
         super().__init__(name, source, inp, ci, co, taps, 1, pixels)
         self.depthwise = depthwise  # ci == 1: channel o reads input channel o
         self.weights = weights      # list of Fractions, index (o*taps + t)*ci + c
-        self.xtype = exact.Fixed(2, 2) if xtype == "ap_int<2>" else xtype
+        self.xtype = xtype  # a Fixed
         # Exact formats: weights (symmetric, so a channel can be negated), and an accumulator
         # that can never wrap.
         self.wtype = exact.format_for(weights + [-v for v in weights])
@@ -190,9 +204,9 @@ class Flatten(Unit):
 class Design:
     """The lowered design: units in dataflow order, the input and output streams."""
 
-    def __init__(self, units, inp, out, input_type, output_source, config):
+    def __init__(self, units, inp, out, input_type, config):
         self.units, self.input, self.output = units, inp, out
-        self.input_type, self.output_source, self.config = input_type, output_source, config
+        self.input_type, self.config = input_type, config
 
     def mvaus(self):
         return [u for u in self.units if isinstance(u, Mvau)]
@@ -283,11 +297,11 @@ class _Lowering:
     def unit_name(self, prefix):
         return "%s%d" % (prefix, sum(1 for u in self.units if re.fullmatch(prefix + r"\d+", u.name)))
 
-    def cfg_for(self, unit):
-        """Per-layer options whose key equals the unit name or occurs in its source tensor name."""
+    def cfg_for(self, name, source):
+        """Per-layer options of the unit `name` made from the tensor `source`."""
         out = {}
         for key, opts in self.layer_cfg.items():
-            if key == unit.name or (unit.source and key in unit.source):
+            if layer_key_matches(key, name, source):
                 out.update(opts)
         return out
 
@@ -340,7 +354,7 @@ class _Lowering:
             out = self.take(ret, out)
         if not isinstance(out, Stream):
             raise HlsUnsupportedError("model output is not computed by a supported layer")
-        d = Design(self.units, self.input, out, input_type, None, self.config)
+        d = Design(self.units, self.input, out, input_type, self.config)
         d.input_shape = _shape(arg["type"])
         d.host_softmax = host_softmax
         if host_softmax is not None:
@@ -473,7 +487,7 @@ class _Lowering:
             if exact.frac_bits(v) > maxfb:
                 vals[i] = Fraction(round(v * 2 ** maxfb), 2 ** maxfb)
                 rounded = True
-        u = self.add(FMvau(name, src, win, ci, co, taps, g["OH"] * g["OW"], vals, x.elem, depthwise))
+        u = self.add(FMvau(name, src, win, ci, co, taps, g["OH"] * g["OW"], vals, x.fixed_type(), depthwise))
         if rounded:
             u.notes.append("weights rounded to 2^-%d (max_weight_frac_bits): not exact" % maxfb)
         chains = [Chain() for _ in range(co)]
@@ -491,8 +505,7 @@ class _Lowering:
         return _Pending(u, chains, (g["OH"], g["OW"], co))
 
     def swu(self, name, src, x, g, pad_is_data):
-        if g["KH"] == g["KW"] == 1 and g["SH"] == g["SW"] == 1 and g["PT"] == g["PL"] == 0:
-            pass  # a 1x1 window still goes through the unit: it turns pixels into taps
+        """A sliding-window unit (also for 1x1 windows: it turns pixels into taps)."""
         out = self.stream(x.kind, (g["OH"], g["OW"], x.channels), x.elem)
         return self.add(Swu(name + "_swu", src, x, out, g, pad_is_data)).output
 
@@ -562,7 +575,7 @@ class _Lowering:
 
     def dequantize(self, op, src):
         x = self.materialized(op, 0, "bits")
-        out = self.stream("fixed", x.shape, "ap_int<2>")
+        out = self.stream("fixed", x.shape, PM1_CPP)
         self.add(Dequantize(self.unit_name("dequantize"), src, [x], out))
         return out
 
@@ -652,7 +665,7 @@ class _Lowering:
                 u.act = ("fthr", p.chains)
             u.output = self.stream("bits", p.shape)
         else:
-            cfg = self.cfg_for(u)
+            cfg = self.cfg_for(u.name, u.source)
             otype = exact.parse_fixed(cfg.get("output_type", self.config.get("output_type", DEFAULT_OUTPUT_TYPE))
                                       if final else cfg.get("output_type", self.config.get(
                                           "intermediate_type", DEFAULT_INTERMEDIATE_TYPE)))
@@ -692,10 +705,10 @@ class _Lowering:
                           _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
         name = self.unit_name("avgpool")
         win = self.swu(name, src, x, g, pad_is_data=False)
-        xt = x.elem if isinstance(x.elem, Fixed) else Fixed(2, 2)
+        xt = x.fixed_type()
         taps = g["KH"] * g["KW"]
         sum_type = exact.range_format(xt.min() * taps, xt.max() * taps, xt.F)
-        cfg = self.layer_cfg_for(src)
+        cfg = self.cfg_for(name, src)
         otype = exact.parse_fixed(cfg.get("output_type", self.config.get("intermediate_type",
                                                                           DEFAULT_INTERMEDIATE_TYPE)))
         out = self.stream("fixed", (g["OH"], g["OW"], x.channels), otype)
@@ -709,8 +722,7 @@ class _Lowering:
         a, b = self.materialized(op, 0, "fixed"), self.materialized(op, 1, "fixed")
         if a.shape != b.shape:
             raise HlsUnsupportedError("adding %s and %s (broadcasting is not supported)" % (a.shape, b.shape))
-        ta = a.elem if isinstance(a.elem, Fixed) else Fixed(2, 2)
-        tb = b.elem if isinstance(b.elem, Fixed) else Fixed(2, 2)
+        ta, tb = a.fixed_type(), b.fixed_type()
         lo, hi = _ACTIVATION_CLAMPS.get(_attr(op, "fused_activation_function", "NONE"), (None, None))
         if lo is None:
             raise HlsUnsupportedError("fused activation %s" % _attr(op, "fused_activation_function"))
@@ -718,13 +730,6 @@ class _Lowering:
         otype = Fixed(otype.W, otype.I, True, "AP_TRN", "AP_WRAP")  # exact: no rounding, no overflow
         out = self.stream("fixed", a.shape, otype)
         self.add(Add(self.unit_name("add"), src, a, b, out, lo, hi))
-        return out
-
-    def layer_cfg_for(self, src):
-        out = {}
-        for key, opts in self.layer_cfg.items():
-            if src and key in src:
-                out.update(opts)
         return out
 
     def depthwise(self, op, src):
