@@ -3,9 +3,15 @@
 // ms, binary MAC/s (of the median), and its fraction of this machine's peaks, measured in the same
 // run by register-resident loops (no memory traffic):
 //   - scalar: 64-bit XOR + POPCNT + add (64 binary MACs per POPCNT);
-//   - AVX2: 256-bit XOR + nibble-LUT popcount (vpshufb) into byte counters, vpsadbw every 31
-//     steps, the shape of the AVX2 microkernel's inner loop without its loads;
+//   - AVX2 XOR + popcount: 256-bit XOR + nibble-LUT popcount (vpshufb on both nibbles) into
+//     byte counters, vpsadbw every 31 steps: the textbook AVX2 binary dot product (8 vector ops
+//     per 256 binary MACs);
+//   - AVX2 byte-LUT: the AVX2 kernel's inner loop without its loads (per input byte and 32
+//     output channels 2 vpshufb of that byte's tables by the filter nibbles + 2 vpaddb: 4 ops per
+//     256 binary MACs; bconv2d_indirect_avx2.cc);
 //   - AVX-512 (only when CPUID reports VPOPCNTDQ): 512-bit XOR + vpopcntq + add.
+// "of vector" is the fraction of the XOR + popcount vector peak (AVX-512 where the CPU has it,
+// else AVX2), "of LUT" of the byte-LUT peak.
 // Paths: the scalar POPCNT kernel, the AVX2 kernel, the AVX-512 kernel (if supported) on one
 // thread, and the best path on two threads; repeats interleave the paths. One-thread rows and the
 // peaks are timed in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the machines are shared, and
@@ -98,6 +104,41 @@ __attribute__((target("avx2"), noinline)) uint64_t avx2PeakLoop(uint64_t iterati
 }
 constexpr double kAvx2BitsPerIteration = 3 * 2 * 256;  // iterations rounded down to a multiple of 31
 
+// 2 "pixels" (each a low-nibble and a high-nibble table) x 2 blocks of 32 channels (each a low
+// and a high filter-nibble vector): 2 vpshufb + 2 vpaddb per pixel and block, byte counters
+// widened every 31 steps, as in the AVX2 kernel (which has up to 4 x 2 or 3 x 4, filter vectors
+// as memory operands, and the table loads). 2 x 2 keeps everything in the 16 ymm registers.
+__attribute__((target("avx2"), noinline)) uint64_t avx2LutPeakLoop(uint64_t iterations, uint64_t seed) {
+  __m256i tables[2][2], filter[2][2], counts[2][2];
+  alignas(32) uint16_t wide[2][2][16] = {};
+  for (int i = 0; i < 2; ++i)
+    for (int h = 0; h < 2; ++h) tables[i][h] = _mm256_set1_epi8(static_cast<char>((seed * (2 * i + h + 1)) & 3));
+  for (int j = 0; j < 2; ++j)
+    for (int h = 0; h < 2; ++h) filter[j][h] = _mm256_set1_epi8(static_cast<char>((seed >> (2 * j + h)) & 15));
+  for (uint64_t outer = 0; outer < iterations / 31; ++outer) {
+    for (int i = 0; i < 2; ++i) counts[i][0] = counts[i][1] = _mm256_setzero_si256();
+    for (int it = 0; it < 31; ++it)
+      for (int i = 0; i < 2; ++i) {
+        asm volatile("" : "+x"(tables[i][0]), "+x"(tables[i][1]));
+        for (int j = 0; j < 2; ++j) {
+          counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tables[i][0], filter[j][0]));
+          counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tables[i][1], filter[j][1]));
+        }
+      }
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 2; ++j) {
+        __m256i *w = reinterpret_cast<__m256i *>(wide[i][j]);
+        _mm256_store_si256(w, _mm256_add_epi16(_mm256_load_si256(w), _mm256_unpacklo_epi8(counts[i][j], _mm256_setzero_si256())));
+      }
+  }
+  uint64_t s = 0;
+  for (auto &pixel : wide)
+    for (auto &vec : pixel)
+      for (uint16_t v : vec) s += v;
+  return s;
+}
+constexpr double kAvx2LutBitsPerIteration = 2 * 2 * 256;  // iterations rounded down to a multiple of 31
+
 __attribute__((target("avx512f,avx512vpopcntdq"), noinline)) uint64_t avx512PeakLoop(uint64_t iterations,
                                                                                      uint64_t seed) {
   // 12 independent XOR+VPOPCNTQ+add chains against one filter vector.
@@ -120,18 +161,27 @@ __attribute__((target("avx512f,avx512vpopcntdq"), noinline)) uint64_t avx512Peak
 }
 constexpr double kAvx512BitsPerIteration = 12 * 512;
 
-double measurePeak(uint64_t (*loop)(uint64_t, uint64_t), uint64_t iterations, double bitsPerIteration,
-                   int repeats) {
-  std::vector<double> rates;
-  volatile uint64_t sink = 0;
-  for (int r = 0; r < repeats; ++r) {
-    const double t0 = threadSeconds();
-    sink += loop(iterations, r + 1);
-    const double s = threadSeconds() - t0;
-    rates.push_back(iterations / 31 * 31 * bitsPerIteration / s);
-  }
-  (void)sink;
-  return medianOf(rates);
+// One timing of a register-resident loop: binary MAC/s.
+double peakRate(uint64_t (*loop)(uint64_t, uint64_t), uint64_t iterations, double bitsPerIteration, uint64_t seed) {
+  static volatile uint64_t sink = 0;
+  const double t0 = threadSeconds();
+  sink = sink + loop(iterations, seed);
+  const double s = threadSeconds() - t0;
+  return static_cast<double>(iterations / 31 * 31) * bitsPerIteration / s;
+}
+
+// The peaks: [0] scalar XOR+POPCNT, [1] vector XOR+popcount (AVX-512 where the CPU has it,
+// else AVX2), [2] AVX2 byte-LUT (0 without AVX2). Each timing runs about 0.2 ms.
+struct Peaks {
+  double rate[3] = {0, 0, 0};
+};
+Peaks measurePeaks(bool hasAvx2, bool hasAvx512, uint64_t seed) {
+  Peaks p;
+  p.rate[0] = peakRate(scalarPeakLoop, 31 * 1000, kScalarBitsPerIteration, seed);
+  if (hasAvx512) p.rate[1] = peakRate(avx512PeakLoop, 31 * 1000, kAvx512BitsPerIteration, seed);
+  else if (hasAvx2) p.rate[1] = peakRate(avx2PeakLoop, 31 * 400, kAvx2BitsPerIteration, seed);
+  if (hasAvx2) p.rate[2] = peakRate(avx2LutPeakLoop, 31 * 1000, kAvx2LutBitsPerIteration, seed);
+  return p;
 }
 
 bool supported(Isa isa) {
@@ -166,14 +216,23 @@ int main(int argc, char **argv) {
   std::printf("ISA paths here:");
   for (Isa isa : supportedIsas()) std::printf(" %s", isaName(isa));
   std::printf(" (default %s); medians of %d repeats\n", isaName(best), repeats);
-  const double scalarPeak = measurePeak(scalarPeakLoop, 40'000'000, kScalarBitsPerIteration, repeats);
-  std::printf("peak, register-resident, 1 thread (binary MAC/s):\n  scalar XOR+POPCNT        %.3g\n", scalarPeak);
-  const double avx2Peak = hasAvx2 ? measurePeak(avx2PeakLoop, 20'000'000, kAvx2BitsPerIteration, repeats) : 0;
-  if (hasAvx2) std::printf("  AVX2 XOR+vpshufb LUT     %.3g\n", avx2Peak);
-  const double avx512Peak = hasAvx512 ? measurePeak(avx512PeakLoop, 40'000'000, kAvx512BitsPerIteration, repeats) : 0;
-  if (hasAvx512) std::printf("  AVX-512 XOR+VPOPCNTQ     %.3g\n", avx512Peak);
-  const double vectorPeak = hasAvx512 ? avx512Peak : avx2Peak;
-  std::printf("(of vector peak: of the %s peak)\n\n", hasAvx512 ? "AVX-512" : "AVX2");
+  // The machines are shared and their speed drifts (other guests on the host): the peaks are
+  // measured again in every repeat round of every shape, just before its paths, and each
+  // fraction of a peak is the median over rounds of (the path's rate / that round's peak).
+  std::vector<Peaks> allPeaks;
+  for (int r = 0; r < 3 * repeats; ++r) allPeaks.push_back(measurePeaks(hasAvx2, hasAvx512, r + 1));
+  auto medianPeak = [&](int k) {
+    std::vector<double> v;
+    for (const Peaks &p : allPeaks) v.push_back(p.rate[k]);
+    return medianOf(v);
+  };
+  std::printf("peaks, register-resident loops, 1 thread (binary MAC/s, medians; remeasured per shape and round):\n");
+  std::printf("  scalar XOR+POPCNT        %.3g\n", medianPeak(0));
+  if (hasAvx512) std::printf("  AVX-512 XOR+VPOPCNTQ     %.3g\n", medianPeak(1));
+  else if (hasAvx2) std::printf("  AVX2 XOR+vpshufb popcnt  %.3g\n", medianPeak(1));
+  if (hasAvx2) std::printf("  AVX2 byte-LUT            %.3g\n", medianPeak(2));
+  std::printf("(of vector: of the %s XOR+popcount peak; of LUT: of the AVX2 byte-LUT peak)\n\n",
+              hasAvx512 ? "AVX-512" : "AVX2");
 
   std::vector<Path> paths;
   if (all) paths.push_back({"reference", Isa::kPortable, 1, true});
@@ -187,8 +246,8 @@ int main(int argc, char **argv) {
                         {"28x28x256 -> 256", 28, 256, 256, 1},   {"14x14x256 -> 256", 14, 256, 256, 1},
                         {"7x7x512 -> 512", 7, 512, 512, 1},      {"56x56x64 -> 128 s2", 56, 64, 128, 2},
                         {"28x28x128 -> 256 s2", 28, 128, 256, 2}, {"14x14x256 -> 512 s2", 14, 256, 512, 2}};
-  std::printf("%-22s %-14s %9s %9s %13s %9s %9s\n", "shape (3x3, SAME)", "path", "ms", "best ms", "binary MAC/s",
-              "of scalar", "of vector");
+  std::printf("%-22s %-14s %9s %9s %13s %9s %9s %9s\n", "shape (3x3, SAME)", "path", "ms", "best ms", "binary MAC/s",
+              "of scalar", "of vector", "of LUT");
   std::mt19937 rng(0);
   for (const Case &c : cases) {
     Bconv2dShape s;
@@ -205,8 +264,11 @@ int main(int argc, char **argv) {
     const Bconv2dPlan plan(s, filter.data());  // prepared once, as in the delegate
     const double macs = static_cast<double>(s.outHeight * s.outWidth) * s.channelsOut * s.K;
     // Repeats interleave the paths, so that noise from other jobs hits every path alike.
-    std::vector<std::vector<double>> times(paths.size());
-    for (int r = 0; r < repeats + 1; ++r)  // the first round warms up
+    std::vector<std::vector<double>> times(paths.size()), fractions[3];
+    for (auto &f : fractions) f.resize(paths.size());
+    for (int r = 0; r < repeats + 1; ++r) {  // the first round warms up
+      const Peaks peaks = measurePeaks(hasAvx2, hasAvx512, r + 1);
+      if (r > 0) allPeaks.push_back(peaks);
       for (size_t k = 0; k < paths.size(); ++k) {
         const Path &path = paths[k];
         setIsa(path.isa);
@@ -214,13 +276,17 @@ int main(int argc, char **argv) {
         const double t0 = now();
         if (path.reference) bconv2dReference(s, input.data(), filter.data(), o, out.data());
         else plan.run(input.data(), o, out.data(), path.threads);
-        if (r > 0) times[k].push_back(now() - t0);
+        if (r == 0) continue;
+        const double t = now() - t0;
+        times[k].push_back(t);
+        for (int p = 0; p < 3; ++p) fractions[p][k].push_back(peaks.rate[p] > 0 ? macs / t / peaks.rate[p] : 0.0);
       }
+    }
     for (size_t k = 0; k < paths.size(); ++k) {
       const double t = medianOf(times[k]), best = *std::min_element(times[k].begin(), times[k].end());
-      const double rate = macs / t;
-      std::printf("%-22s %-14s %9.3f %9.3f %13.3g %8.1f%% %8.1f%%\n", c.name, paths[k].name.c_str(), t * 1e3,
-                  best * 1e3, rate, 100.0 * rate / scalarPeak, vectorPeak > 0 ? 100.0 * rate / vectorPeak : 0.0);
+      std::printf("%-22s %-14s %9.3f %9.3f %13.3g %8.1f%% %8.1f%% %8.1f%%\n", c.name, paths[k].name.c_str(),
+                  t * 1e3, best * 1e3, macs / t, 100.0 * medianOf(fractions[0][k]), 100.0 * medianOf(fractions[1][k]),
+                  100.0 * medianOf(fractions[2][k]));
     }
   }
   setIsa(best);

@@ -118,18 +118,24 @@ def ref_bconv2d(x_pm1, w_pm1, groups, strides, dilations, padding, pad_values):
     return out
 
 
-def random_case(rng):
+def random_case(rng, wide=False):
+    """A random Bconv2d case. wide: 33 to 300 output channels (also per group), so that the
+    kernels' blocks of 32/64/128 output channels and their partial last blocks are covered."""
     groups = int(rng.choice([1, 1, 1, 2, 3]))
     cg = int(rng.integers(1, 300)) if groups == 1 else 32 * int(rng.integers(1, 3))
     c = cg * groups
-    o = groups * int(rng.integers(1, 5)) * (1 if groups > 1 else int(rng.integers(1, 9)))
+    if wide:
+        o = groups * int(rng.integers(33, 301 if groups == 1 else 140))
+    else:
+        o = groups * int(rng.integers(1, 5)) * (1 if groups > 1 else int(rng.integers(1, 9)))
     kh, kw = int(rng.integers(1, 8)), int(rng.integers(1, 8))
     strides = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
     dilations = (int(rng.integers(1, 3)), int(rng.integers(1, 3)))
     padding = str(rng.choice(["SAME", "VALID"]))
     pad_values = int(rng.integers(0, 2)) if padding == "SAME" else 0
-    h = (kh - 1) * dilations[0] + 1 + int(rng.integers(0, 8))
-    w = (kw - 1) * dilations[1] + 1 + int(rng.integers(0, 8))
+    extent = 8 if not wide else 4
+    h = (kh - 1) * dilations[0] + 1 + int(rng.integers(0, extent))
+    w = (kw - 1) * dilations[1] + 1 + int(rng.integers(0, extent))
     x = np.where(rng.random((2, h, w, c)) < 0.5, -1.0, 1.0)
     wt = np.where(rng.random((o, kh, kw, cg)) < 0.5, -1.0, 1.0)
     return dict(groups=groups, strides=strides, dilations=dilations, padding=padding, pad_values=pad_values,
@@ -143,7 +149,16 @@ ACTIVATIONS = [("NONE", None), ("RELU", (0, None)), ("RELU6", (0, 6)), ("RELU_N1
 @pytest.mark.parametrize("seed", range(40))
 def test_bconv2d_against_reference(seed, kernel, isa):
     rng = np.random.default_rng(seed)
-    t = random_case(rng)
+    check_bconv2d_case(rng, random_case(rng), seed, kernel)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_bconv2d_wide_outputs_against_reference(seed, isa):
+    rng = np.random.default_rng(1000 + seed)
+    check_bconv2d_case(rng, random_case(rng, wide=True), seed, "indirect")
+
+
+def check_bconv2d_case(rng, t, seed, kernel):
     conv = ref_bconv2d(t["x"], t["w"], t["groups"], t["strides"], t["dilations"], t["padding"], t["pad_values"])
     kernel_k = t["w"].shape[1] * t["w"].shape[2] * t["w"].shape[3]
     x_packed, w_packed = ref_bitpack(t["x"]), ref_bitpack(t["w"])
@@ -171,14 +186,16 @@ def test_bconv2d_against_reference(seed, kernel, isa):
     np.testing.assert_array_equal(unpack(yb, o), np.where(bits, -1.0, 1.0))
 
 
-@pytest.mark.parametrize("channels,filter_size", [(2560, 3), (100, 7), (33, 1)])
+@pytest.mark.parametrize("channels,filter_size,channels_out", [(2560, 3, 10), (100, 7, 10), (33, 1, 10),
+                                                               (2560, 3, 130), (8000, 3, 64)])
 @pytest.mark.parametrize("pad_values", [0, 1])
-def test_bconv2d_saturated_counts(isa, channels, filter_size, pad_values):
+def test_bconv2d_saturated_counts(isa, channels, filter_size, channels_out, pad_values):
     """Every bit differs (popcount 8 in every byte of every step): the SIMD paths' narrow
-    counters must be flushed in time over long depths (2560 channels: 40 64-bit words per tap)
-    and many taps; zero/one padding at the borders; a partial last 32-bit word."""
+    counters must be flushed in time over long depths (2560 channels: 40 64-bit words per tap;
+    8000 channels x 9 taps = 9000 bytes: more than the AVX2 kernel's 16-bit counters hold, 7936
+    bytes) and many taps; zero/one padding at the borders; a partial last 32-bit word."""
     x = -np.ones((1, 5, 6, channels))
-    w = np.ones((10, filter_size, filter_size, channels))
+    w = np.ones((channels_out, filter_size, filter_size, channels))
     w[3] = -1.0  # one channel agrees everywhere instead
     conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
     y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME", pad_values=pad_values,

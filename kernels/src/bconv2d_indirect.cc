@@ -51,6 +51,8 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
       counted[q] = count;
     }
   skippedBegin[image] = static_cast<int32_t>(skipped.size());
+  lutBytes = (s.channelsPerGroup + 7) / 8;
+  lutBlocksPerGroup = (outPerGroup + kLutBlock - 1) / kLutBlock;
   if (filter) setFilter(filter);
 }
 
@@ -71,6 +73,28 @@ void Bconv2dPlan::setFilter(const int32_t *filter) {
       tapPopcount[c * taps + t] = count;
     }
   }
+  lutFilter.clear();
+#if defined(__x86_64__)
+  const std::vector<Isa> isas = supportedIsas();
+  if (std::find(isas.begin(), isas.end(), Isa::kAvx2) != isas.end()) {
+    // Byte b of a group's filter holds channels 8b .. 8b+7 (little-endian words); the bytes past
+    // the channel count are zero in the input and the filter alike, so they are not stored.
+    const int64_t block = taps * lutBytes * 64;
+    lutFilter.assign(s.groups * lutBlocksPerGroup * block, 0);
+    for (int64_t c = 0; c < s.channelsOut; ++c) {
+      const int64_t g = c / outPerGroup, b = (c % outPerGroup) / kLutBlock, lane = (c % outPerGroup) % kLutBlock;
+      const int64_t pos = (lane & ~int64_t{24}) | ((lane & 8) << 1) | ((lane & 16) >> 1);  // swap lanes 8-15, 16-23
+      uint8_t *dst = lutFilter.data() + (g * lutBlocksPerGroup + b) * block;
+      for (int64_t t = 0; t < taps; ++t) {
+        const auto *w = reinterpret_cast<const uint8_t *>(filter + (c * taps + t) * s.wordsPerGroup);
+        for (int64_t k = 0; k < lutBytes; ++k) {
+          dst[(t * lutBytes + k) * 64 + pos] = w[k] & 15;
+          dst[(t * lutBytes + k) * 64 + 32 + pos] = w[k] >> 4;
+        }
+      }
+    }
+  }
+#endif
   hasFilter = true;
 }
 

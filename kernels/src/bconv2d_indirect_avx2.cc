@@ -1,9 +1,19 @@
-// Indirect-BGEMM Bconv2d, AVX2 microkernel (built with -mavx2 -mpopcnt): a tile of 4 output
-// pixels x 8 output channels (two ymm of 4 x 64-bit lanes, lane = channel). Per 64-bit depth
-// word each pixel's input word is broadcast, XORed with the two filter vectors, and counted with
-// the nibble lookup table (vpshufb on the low and high nibbles; Mula, Kurz, Lemire 2018) into
-// byte counters. At most kMaxSteps steps of at most 8 per byte keep the byte counters below 256;
-// then vpsadbw against zero sums each lane's 8 bytes into its 64-bit lane total.
+// Indirect-BGEMM Bconv2d, AVX2 byte-LUT microkernel (built with -mavx2 -mpopcnt).
+//
+// The textbook AVX2 XOR + popcount (XOR, then the vpshufb nibble lookup of Mula, Kurz and
+// Lemire on both nibbles: 8 vector ops per 256 bit products) is bound by the 4 vector pipes at
+// 128 binary MACs per cycle. This kernel needs no XOR, no shift and no mask: for one input byte
+// `a` (8 channels of one pixel) the 16-entry table popcount(k ^ (a & 15)) is indexed by the low
+// nibbles of 32 output channels' filter bytes, and the table popcount(k ^ (a >> 4)) by their
+// high nibbles. So 2 vpshufb + 2 vpaddb count 32 channels x 8 bits (4 ops per 256 bit
+// products, twice the textbook rate). The two tables of every byte value are one 32-byte row of
+// kByteTables (8 KiB, L1-resident); the filter nibbles are prepared once (Bconv2dPlan::lutFilter).
+//
+// A microkernel call accumulates MR output pixels x NV blocks of 32 output channels over all taps
+// and depth bytes: MR * NV byte counters (registers), widened every 31 depth bytes (at most 8
+// per byte and step: 31 * 8 < 256) into 16-bit counters with vpunpck{l,h}bw (the filter's
+// channel order makes the widened words come out in channel order), and those every 256
+// widenings (256 * 248 < 65536) into 32-bit counters, so any depth is exact.
 #include <immintrin.h>
 
 #include "bconv2d_indirect_impl.h"
@@ -11,66 +21,133 @@
 namespace lce_kernels {
 namespace {
 
-struct Avx2Micro {
-  static constexpr int kPixels = 4;
-  static constexpr int kMaxSteps = 31;  // 31 * 8 = 248 < 256
+constexpr int kLutBlock = Bconv2dPlan::kLutBlock;
 
-  static inline __m256i popcountBytes(__m256i v, __m256i lut, __m256i low) {
-    const __m256i lo = _mm256_shuffle_epi8(lut, _mm256_and_si256(v, low));
-    const __m256i hi = _mm256_shuffle_epi8(lut, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
-    return _mm256_add_epi8(lo, hi);
-  }
-
-  static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
-                         int64_t words32, int32_t *acc) {
-    const __m256i lut = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
-    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
-    const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
-    __m256i bytes[kPixels][2], sums[kPixels][2];
-    for (int i = 0; i < kPixels; ++i)
-      for (int j = 0; j < 2; ++j) bytes[i][j] = zero, sums[i][j] = zero;
-    int budget = kMaxSteps;
-    auto flush = [&] {
-      for (int i = 0; i < kPixels; ++i)
-        for (int j = 0; j < 2; ++j) {
-          sums[i][j] = _mm256_add_epi64(sums[i][j], _mm256_sad_epu8(bytes[i][j], zero));
-          bytes[i][j] = zero;
-        }
-      budget = kMaxSteps;
-    };
-    for (int64_t t = 0; t < taps; ++t) {
-      const uint32_t *xp[kPixels];
-      for (int i = 0; i < kPixels; ++i) xp[i] = x[t * kPixels + i] + groupOffset;
-      const uint64_t *wt = w + t * words64 * kBlock;
-      // One 64-bit depth word: `word(i)` is pixel i's input word.
-      auto step = [&](const uint64_t *wk, auto word) {
-        if (budget-- == 0) flush(), --budget;
-        const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wk));
-        const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(wk + 4));
-        for (int i = 0; i < kPixels; ++i) {
-          const __m256i a = _mm256_set1_epi64x(static_cast<long long>(word(i)));
-          bytes[i][0] = _mm256_add_epi8(bytes[i][0], popcountBytes(_mm256_xor_si256(a, w0), lut, low));
-          bytes[i][1] = _mm256_add_epi8(bytes[i][1], popcountBytes(_mm256_xor_si256(a, w1), lut, low));
-        }
-      };
-      int64_t k = 0;
-      for (; k < full; ++k) step(wt + k * kBlock, [&](int i) { return load64(xp[i] + 2 * k); });
-      // The odd last word of a group is read alone (high half 0, as in the packed filter).
-      if (k < words64) step(wt + k * kBlock, [&](int i) { return static_cast<uint64_t>(xp[i][2 * k]); });
-    }
-    flush();
-    for (int i = 0; i < kPixels; ++i) {  // the low 32 bits of the 8 lane totals, in channel order
-      const __m256i lows = _mm256_castps_si256(_mm256_shuffle_ps(
-          _mm256_castsi256_ps(sums[i][0]), _mm256_castsi256_ps(sums[i][1]), _MM_SHUFFLE(2, 0, 2, 0)));
-      _mm256_storeu_si256(reinterpret_cast<__m256i *>(acc + i * kBlock),
-                          _mm256_permute4x64_epi64(lows, _MM_SHUFFLE(3, 1, 2, 0)));
-    }
-  }
+// kByteTables.t[a] = {popcount(k ^ (a & 15)) for k < 16, popcount(k ^ (a >> 4)) for k < 16}.
+// Built at compile time: this translation unit must not run code at load time (it is compiled
+// for AVX2 and loaded on every CPU).
+struct ByteTables {
+  alignas(64) uint8_t t[256][32];
 };
+constexpr int popcount4(int v) { return (v & 1) + ((v >> 1) & 1) + ((v >> 2) & 1) + ((v >> 3) & 1); }
+constexpr ByteTables makeByteTables() {
+  ByteTables tables{};
+  for (int a = 0; a < 256; ++a)
+    for (int k = 0; k < 16; ++k) {
+      tables.t[a][k] = static_cast<uint8_t>(popcount4(k ^ (a & 15)));
+      tables.t[a][16 + k] = static_cast<uint8_t>(popcount4(k ^ (a >> 4)));
+    }
+  return tables;
+}
+constexpr ByteTables kByteTables = makeByteTables();
+
+// Adds the byte counters into the 16-bit counters `wide` ([MR][NV][32], channel order) and
+// clears them; every kWidensPerFlush calls also moves `wide` into the 32-bit `acc`.
+constexpr int kStepsPerWiden = 31, kWidensPerFlush = 256;
+
+template <int MR, int NV>
+inline void widen(__m256i (&counts)[MR][NV], uint16_t *wide, int32_t *acc, int &widens) {
+  const __m256i zero = _mm256_setzero_si256();
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) {
+      auto *p = reinterpret_cast<__m256i *>(wide + (i * NV + j) * kLutBlock);
+      _mm256_store_si256(p, _mm256_add_epi16(_mm256_load_si256(p), _mm256_unpacklo_epi8(counts[i][j], zero)));
+      _mm256_store_si256(p + 1, _mm256_add_epi16(_mm256_load_si256(p + 1), _mm256_unpackhi_epi8(counts[i][j], zero)));
+      counts[i][j] = zero;
+    }
+  if (--widens == 0) {
+    for (int k = 0; k < MR * NV * kLutBlock; ++k) acc[k] += wide[k], wide[k] = 0;
+    widens = kWidensPerFlush;
+  }
+}
+
+// acc[i * NV * 32 + j * 32 + c] = sum over taps and depth bytes of popcount(x_i ^ w_{j,c}).
+// x: [taps][MR] input pixel addresses, groupOffset: the group's first word, w: NV filter blocks
+// blockStride bytes apart, each [taps][bytes][64]; wide: scratch for MR * NV * 32 counters.
+template <int MR, int NV>
+void lutAccumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, int64_t bytes, const uint8_t *w,
+                   int64_t blockStride, uint16_t *wide, int32_t *acc) {
+  __m256i counts[MR][NV];
+  for (int i = 0; i < MR; ++i)
+    for (int j = 0; j < NV; ++j) counts[i][j] = _mm256_setzero_si256();
+  std::memset(wide, 0, sizeof(uint16_t) * MR * NV * kLutBlock);
+  for (int k = 0; k < MR * NV * kLutBlock; ++k) acc[k] = 0;
+  int64_t steps = kStepsPerWiden;  // steps left before the byte counters must be widened
+  int widens = kWidensPerFlush;
+  const uint8_t *wk = w;
+  for (int64_t t = 0; t < taps; ++t) {
+    const uint8_t *xp[MR];
+    for (int i = 0; i < MR; ++i) xp[i] = reinterpret_cast<const uint8_t *>(x[t * MR + i] + groupOffset);
+    for (int64_t d = 0; d < bytes;) {
+      const int64_t end = std::min(bytes, d + steps);
+      steps -= end - d;
+      for (; d < end; ++d, wk += 64) {
+        for (int i = 0; i < MR; ++i) {
+          const uint8_t *row = kByteTables.t[xp[i][d]];
+          const __m256i tableLow =
+              _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i *>(row)));
+          const __m256i tableHigh =
+              _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i *>(row + 16)));
+          // The filter vectors are read again for every pixel, as memory operands of vpshufb (the
+          // empty asm hides that they are the same): kept in registers, they would push the
+          // counters out of the 16 ymm registers.
+          const uint8_t *wi = wk;
+          asm("" : "+r"(wi));
+          for (int j = 0; j < NV; ++j) {
+            const auto *wj = reinterpret_cast<const __m256i *>(wi + j * blockStride);
+            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableLow, _mm256_load_si256(wj)));
+            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableHigh, _mm256_load_si256(wj + 1)));
+          }
+        }
+      }
+      if (steps == 0) widen<MR, NV>(counts, wide, acc, widens), steps = kStepsPerWiden;
+    }
+  }
+  widens = 1;
+  widen<MR, NV>(counts, wide, acc, widens);
+}
+
+// Output pixels [firstTile * kTilePixels, endTile * kTilePixels): per group and run of NV
+// channel blocks (outer, so that the blocks' filter stays in cache), micro-tiles of MR pixels.
+constexpr int kTilePixels = 12;  // a multiple of every MR
+
+template <int MR, int NV>
+void lutBlocks(const TileContext &ctx, int64_t firstPixel, int64_t endPixel, int64_t g, int64_t firstBlock,
+               const uint32_t **x) {
+  const Bconv2dPlan &plan = ctx.plan;
+  const int64_t blockStride = ctx.taps * plan.lutBytes * 64;
+  const uint8_t *w = plan.lutFilter.data() + (g * plan.lutBlocksPerGroup + firstBlock) * blockStride;
+  const int64_t c0 = g * plan.outPerGroup + firstBlock * kLutBlock;
+  const int lanes = static_cast<int>(std::min<int64_t>(NV * kLutBlock, plan.outPerGroup - firstBlock * kLutBlock));
+  alignas(64) int32_t acc[MR * NV * kLutBlock];
+  alignas(64) int32_t conv[MR * NV * kLutBlock];
+  alignas(64) uint16_t wide[MR * NV * kLutBlock];
+  for (int64_t p0 = firstPixel; p0 < endPixel; p0 += MR) {
+    int valid;
+    int64_t qs[MR];
+    int32_t full[MR];
+    const bool border = ctx.setupTile<MR>(p0, valid, qs, full, x);
+    lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, plan.lutBytes, w, blockStride, wide, acc);
+    ctx.writeTile(p0, std::min<int>(valid, static_cast<int>(endPixel - p0)), qs, full, border, c0, lanes, acc,
+                  NV * kLutBlock, conv);
+  }
+}
+
+void runLut(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
+            int64_t endTile, const uint32_t **x) {
+  const TileContext ctx(plan, input, o, out);
+  const int64_t firstPixel = firstTile * kTilePixels, endPixel = std::min(endTile * kTilePixels, ctx.pixels);
+  for (int64_t g = 0; g < ctx.s.groups; ++g)
+    for (int64_t b = 0; b < plan.lutBlocksPerGroup;) {
+      const int64_t left = plan.lutBlocksPerGroup - b;
+      if (left >= 4) lutBlocks<3, 4>(ctx, firstPixel, endPixel, g, b, x), b += 4;
+      else if (left >= 2) lutBlocks<4, 2>(ctx, firstPixel, endPixel, g, b, x), b += 2;
+      else lutBlocks<6, 1>(ctx, firstPixel, endPixel, g, b, x), b += 1;
+    }
+}
 
 }  // namespace
 
-IndirectKernel bconv2d_indirect_avx2() { return {Avx2Micro::kPixels, runTiles<Avx2Micro>}; }
+IndirectKernel bconv2d_indirect_avx2() { return {kTilePixels, runLut}; }
 
 }  // namespace lce_kernels

@@ -60,42 +60,32 @@ inline void writeFloatBlock(const int32_t *__restrict conv, const float *__restr
   }
 }
 
-// Output pixels [firstTile * kPixels, endTile * kPixels) (clipped to the pixel count) of
-// every output channel. `x` is scratch for taps * kPixels pointers. No allocation and no
-// shared library templates here (the caller owns threads and memory): code built with this
-// translation unit's ISA flags must not be picked by the linker for other translation units.
-template <class Micro>
-void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
-              int64_t endTile, const uint32_t **x) {
-  constexpr int kPixels = Micro::kPixels;
-  const Bconv2dShape &s = plan.shape;
-  const int64_t taps = plan.taps, image = s.outHeight * s.outWidth, pixels = s.batch * image;
-  const int64_t imageWords = s.inHeight * s.inWidth * s.wordsIn;
-  const int64_t lo = std::max<int64_t>(o.clampLow, -s.K), hi = std::min<int64_t>(o.clampHigh, s.K);
-  const int64_t blockWords = taps * plan.words64 * kBlock;
-  const auto *in = reinterpret_cast<const uint32_t *>(input);
-  // Float output without multiplier or bias uses 1 and 0 (the same float operations).
-  const bool floatOut = o.type == OutputType::kFloat;
-  const int32_t lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
-  const float *mult = o.multiplier ? o.multiplier : plan.ones.data();
-  const float *bias = o.bias ? o.bias : plan.floatZeros.data();
-  // Plain pointers: the output stores cannot alias them, so they stay in registers.
-  const int64_t *offsets = plan.offsets.data();
-  const int32_t *counted = plan.counted.data(), *skippedBegin = plan.skippedBegin.data();
-  const int32_t *skipped = plan.skipped.data(), *tapPopcount = plan.tapPopcount.data();
-  const uint32_t *zeros = plan.zeros.data();
-  const uint64_t *packedFilter = plan.packedFilter.data();
-  const int64_t groups = s.groups, blocksPerGroup = plan.blocksPerGroup, outPerGroup = plan.outPerGroup;
-  const int64_t wordsPerGroup = s.wordsPerGroup, channelsOut = s.channelsOut;
-  alignas(64) int32_t acc[kPixels * kBlock];
-  alignas(64) int32_t conv[kPixels * kBlock];
-  for (int64_t tile = firstTile; tile < endTile; ++tile) {
-    const int64_t p0 = tile * kPixels;
-    const int valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
-    int64_t qs[kPixels];   // pixel within its image
-    int32_t full[kPixels];  // counted taps * channels per group
-    bool border = false;    // some pixel has zero-padding taps
-    for (int i = 0; i < kPixels; ++i) {  // a short last tile repeats its last pixel
+// What every tile driver needs of the plan and the output, read once per call into plain
+// locals (the output stores cannot alias them, so they stay in registers).
+struct TileContext {
+  TileContext(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out)
+      : plan(plan), s(plan.shape), o(o), out(out), in(reinterpret_cast<const uint32_t *>(input)) {
+    taps = plan.taps, image = s.outHeight * s.outWidth, pixels = s.batch * image;
+    imageWords = s.inHeight * s.inWidth * s.wordsIn;
+    lo = std::max<int64_t>(o.clampLow, -s.K), hi = std::min<int64_t>(o.clampHigh, s.K);
+    lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
+    floatOut = o.type == OutputType::kFloat;
+    // Float output without multiplier or bias uses 1 and 0 (the same float operations).
+    mult = o.multiplier ? o.multiplier : plan.ones.data();
+    bias = o.bias ? o.bias : plan.floatZeros.data();
+    offsets = plan.offsets.data(), counted = plan.counted.data(), skippedBegin = plan.skippedBegin.data();
+    skipped = plan.skipped.data(), tapPopcount = plan.tapPopcount.data(), zeros = plan.zeros.data();
+  }
+
+  // Sets up a tile of `kPixels` output pixels from p0 (a short last tile repeats its last
+  // pixel): x[t * kPixels + i] = pixel i's input word pointer for tap t (relative to group 0),
+  // qs = pixel within its image, full = counted taps * channels per group; returns whether some
+  // pixel has zero-padding taps, and sets `valid`.
+  template <int kPixels>
+  bool setupTile(int64_t p0, int &valid, int64_t *qs, int32_t *full, const uint32_t **x) const {
+    valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
+    bool border = false;
+    for (int i = 0; i < kPixels; ++i) {
       const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p - n * image;
       qs[i] = q;
       full[i] = static_cast<int32_t>(counted[q] * s.channelsPerGroup);
@@ -105,27 +95,76 @@ void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput
         x[t * kPixels + i] = off < 0 ? zeros : in + n * imageWords + off;
       }
     }
+    return border;
+  }
+
+  // Writes output channels [c0, c0 + lanes) of pixels p0 .. p0 + valid - 1 from the XOR
+  // popcounts acc[i * stride + j] (j < lanes; lanes a multiple of 8 unless it is a group's last
+  // block): conv = full - 2 * acc, plus the zero-padding correction, then the output transform.
+  void writeTile(int64_t p0, int valid, const int64_t *qs, const int32_t *full, bool border, int64_t c0, int lanes,
+                 const int32_t *acc, int stride, int32_t *conv) const {
+    for (int i = 0; i < valid; ++i)
+      for (int j = 0; j < lanes; ++j) conv[i * stride + j] = full[i] - 2 * acc[i * stride + j];
+    if (border)
+      for (int i = 0; i < valid; ++i)
+        for (int32_t k = skippedBegin[qs[i]]; k < skippedBegin[qs[i] + 1]; ++k)
+          for (int j = 0; j < lanes; ++j) conv[i * stride + j] += 2 * tapPopcount[(c0 + j) * taps + skipped[k]];
+    if (floatOut && lanes % kBlock == 0) {  // the common case, vectorized
+      for (int i = 0; i < valid; ++i)
+        for (int j = 0; j < lanes; j += kBlock)
+          writeFloatBlock(conv + i * stride + j, mult + c0 + j, bias + c0 + j, lo32, hi32,
+                          static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0 + j);
+    } else {
+      for (int i = 0; i < valid; ++i)
+        for (int j = 0; j < lanes; ++j)
+          writeOutput(o, s.K, lo, hi, s.channelsOut, p0 + i, c0 + j, conv[i * stride + j], out);
+    }
+  }
+
+  const Bconv2dPlan &plan;
+  const Bconv2dShape &s;
+  const Bconv2dOutput &o;
+  void *out;
+  const uint32_t *in;
+  int64_t taps, image, pixels, imageWords, lo, hi;
+  int32_t lo32, hi32;
+  bool floatOut;
+  const float *mult, *bias;
+  const int64_t *offsets;
+  const int32_t *counted, *skippedBegin, *skipped, *tapPopcount;
+  const uint32_t *zeros;
+};
+
+// Output pixels [firstTile * kPixels, endTile * kPixels) (clipped to the pixel count) of
+// every output channel, with a microkernel over blocks of 8 output channels x 64-bit depth
+// words (plan.packedFilter). `x` is scratch for taps * kPixels pointers. No allocation and no
+// shared library templates here (the caller owns threads and memory): code built with this
+// translation unit's ISA flags must not be picked by the linker for other translation units.
+template <class Micro>
+void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
+              int64_t endTile, const uint32_t **x) {
+  constexpr int kPixels = Micro::kPixels;
+  const TileContext ctx(plan, input, o, out);
+  const Bconv2dShape &s = plan.shape;
+  const int64_t blockWords = ctx.taps * plan.words64 * kBlock;
+  const uint64_t *packedFilter = plan.packedFilter.data();
+  const int64_t groups = s.groups, blocksPerGroup = plan.blocksPerGroup, outPerGroup = plan.outPerGroup;
+  const int64_t wordsPerGroup = s.wordsPerGroup;
+  alignas(64) int32_t acc[kPixels * kBlock];
+  alignas(64) int32_t conv[kPixels * kBlock];
+  for (int64_t tile = firstTile; tile < endTile; ++tile) {
+    const int64_t p0 = tile * kPixels;
+    int valid;
+    int64_t qs[kPixels];
+    int32_t full[kPixels];
+    const bool border = ctx.setupTile<kPixels>(p0, valid, qs, full, x);
     for (int64_t g = 0; g < groups; ++g)
       for (int64_t b = 0; b < blocksPerGroup; ++b) {
-        Micro::accumulate(x, taps, g * wordsPerGroup, packedFilter + (g * blocksPerGroup + b) * blockWords,
+        Micro::accumulate(x, ctx.taps, g * wordsPerGroup, packedFilter + (g * blocksPerGroup + b) * blockWords,
                           wordsPerGroup, acc);
         const int64_t c0 = g * outPerGroup + b * kBlock;
         const int lanes = static_cast<int>(std::min<int64_t>(kBlock, outPerGroup - b * kBlock));
-        for (int i = 0; i < valid; ++i)
-          for (int j = 0; j < kBlock; ++j) conv[i * kBlock + j] = full[i] - 2 * acc[i * kBlock + j];
-        if (border)
-          for (int i = 0; i < valid; ++i)
-            for (int32_t k = skippedBegin[qs[i]]; k < skippedBegin[qs[i] + 1]; ++k)
-              for (int j = 0; j < lanes; ++j) conv[i * kBlock + j] += 2 * tapPopcount[(c0 + j) * taps + skipped[k]];
-        if (floatOut && lanes == kBlock) {  // the common case, vectorized
-          for (int i = 0; i < valid; ++i)
-            writeFloatBlock(conv + i * kBlock, mult + c0, bias + c0, lo32, hi32,
-                            static_cast<float *>(out) + (p0 + i) * channelsOut + c0);
-        } else {
-          for (int i = 0; i < valid; ++i)
-            for (int j = 0; j < lanes; ++j)
-              writeOutput(o, s.K, lo, hi, channelsOut, p0 + i, c0 + j, conv[i * kBlock + j], out);
-        }
+        ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kBlock, conv);
       }
   }
 }

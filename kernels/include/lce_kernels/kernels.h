@@ -7,10 +7,31 @@
 #define LCE_KERNELS_KERNELS_H
 
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <string>
 #include <vector>
 
 namespace lce_kernels {
+
+// std::allocator with 64-byte (cache line) alignment, for data that kernels load with aligned
+// vector loads.
+template <class T>
+struct CacheAlignedAllocator {
+  using value_type = T;
+  CacheAlignedAllocator() = default;
+  template <class U>
+  CacheAlignedAllocator(const CacheAlignedAllocator<U> &) {}
+  T *allocate(std::size_t n) {
+    if (void *p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64)) return static_cast<T *>(p);
+    throw std::bad_alloc();
+  }
+  void deallocate(T *p, std::size_t) { std::free(p); }
+  template <class U>
+  bool operator==(const CacheAlignedAllocator<U> &) const { return true; }
+  template <class U>
+  bool operator!=(const CacheAlignedAllocator<U> &) const { return false; }
+};
 
 // ---- ISA selection -----------------------------------------------------------------------
 // Paths: "portable", "popcnt" (scalar hardware POPCNT, no vectors), "avx2" (AVX2 + POPCNT),
@@ -73,9 +94,10 @@ void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int
 // the constructor and setFilter: the indirection table as word offsets into the input (tensor
 // addresses may change between runs; -1 is a padding tap), the filter repacked into blocks of 8
 // output channels x 64-bit depth words (lane j of a block is output channel j; a group's last
-// block is padded with zero channels), and per-tap filter popcounts for zero padding. run() is
-// const, thread-safe, and dispatches on activeIsa() at every call (the layout is the same for
-// every ISA). See bconv2d_indirect.cc for the method.
+// block is padded with zero channels) for the XOR + popcount kernels, on AVX2 CPUs also into the
+// nibble layout of the byte-LUT kernel (lutFilter), and per-tap filter popcounts for zero
+// padding. run() is const, thread-safe, and dispatches on activeIsa() at every call (every
+// ISA's layout is built). See bconv2d_indirect.cc for the method.
 struct Bconv2dPlan {
   explicit Bconv2dPlan(const Bconv2dShape &shape, const int32_t *filter = nullptr);  // finalized shape
   void setFilter(const int32_t *filter);  // OHWI, bitpacked per group; copied (repacked)
@@ -90,6 +112,14 @@ struct Bconv2dPlan {
   std::vector<int32_t> skippedBegin;   // [outHeight*outWidth + 1] into skipped
   std::vector<int32_t> skipped;        // zero-padding taps of each pixel
   std::vector<uint64_t> packedFilter;  // [groups][blocksPerGroup][taps][words64][kBlock]
+  // The AVX2 byte-LUT kernel's filter (bconv2d_indirect_avx2.cc): blocks of 32 output channels;
+  // per tap and depth byte (lutBytes = ceil(channels per group / 8) bytes per tap) 64 bytes: the
+  // low nibbles of the 32 channels' filter bytes, then their high nibbles, each half in the
+  // channel order [0-7, 16-23, 8-15, 24-31] (the kernel's byte-to-16-bit widening restores it).
+  static constexpr int kLutBlock = 32;
+  int64_t lutBytes = 0, lutBlocksPerGroup = 0;
+  // [groups][lutBlocksPerGroup][taps][lutBytes][64], 64-byte aligned, or empty
+  std::vector<uint8_t, CacheAlignedAllocator<uint8_t>> lutFilter;
   std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
   std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
