@@ -1,9 +1,30 @@
 // See thread_pool.h.
 #include "lce_kernels/thread_pool.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace lce_kernels {
+
+namespace {
+// Polls `ready` until it holds or kSpinMicros have passed, yielding the core at every poll.
+template <class Ready>
+bool spinUntil(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(ThreadPool::kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() > deadline) return ready();
+    sched_yield();
+  }
+}
+}  // namespace
 
 ThreadPool &ThreadPool::instance() {
   static ThreadPool pool;
@@ -14,6 +35,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   for (auto &t : workers_) t.join();
@@ -22,30 +44,37 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::ensureWorkers(int count) {
   while (static_cast<int>(workers_.size()) < count) {
     const int index = static_cast<int>(workers_.size()) + 1;  // chunk 0 is the caller's
-    workers_.emplace_back([this, index] { workerLoop(index); });
+    // The generation before the task that is being published: the thread may start after it.
+    const uint64_t seen = generation_.load(std::memory_order_relaxed);
+    workers_.emplace_back([this, index, seen] { workerLoop(index, seen); });
   }
 }
 
-void ThreadPool::workerLoop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::workerLoop(int index, uint64_t seen) {
   for (;;) {
+    auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    if (!spinUntil(fresh)) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      wake_.wait(lock, fresh);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    seen = generation_.load(std::memory_order_acquire);
     const std::function<void(int64_t, int64_t)> *task;
     int64_t n;
     int chunks;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      std::lock_guard<std::mutex> lock(mutex_);
       if (stop_) return;
-      seen = generation_;
       task = task_, n = n_, chunks = chunks_;
     }
     if (index < chunks) {
       const int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
       if (begin < end) (*task)(begin, end);
     }
-    {
+    if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 && waiting_.load(std::memory_order_seq_cst)) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_one();
+      done_.notify_one();
     }
   }
 }
@@ -57,18 +86,23 @@ void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(in
     return;
   }
   std::lock_guard<std::mutex> call(callMutex_);
-  int workers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ensureWorkers(threads - 1);
-    workers = static_cast<int>(workers_.size());
-    task_ = &fn, n_ = n, chunks_ = threads, pending_ = workers;
-    ++generation_;
+    task_ = &fn, n_ = n, chunks_ = threads;
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_seq_cst);
   }
-  wake_.notify_all();
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_.notify_all();
   fn(0, n / threads);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  auto finished = [&] { return pending_.load(std::memory_order_seq_cst) == 0; };
+  if (!spinUntil(finished)) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    waiting_.store(true, std::memory_order_seq_cst);
+    done_.wait(lock, finished);
+    waiting_.store(false, std::memory_order_relaxed);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
   task_ = nullptr;
 }
 

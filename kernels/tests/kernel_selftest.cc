@@ -1,20 +1,48 @@
 // Self-checking kernel test for sanitizer builds (tests/test_sanitizers.py builds it with
 // -fsanitize=address,undefined): the indirect Bconv2d against the reference on seeded random
 // shapes (all output types, paddings, groups, every supported ISA path, 1-3 threads) and every
-// supported bitpacking path against the portable one. Exit code 0 when all agree.
+// supported bitpacking path against the portable one, and the thread pool under stress. Exit
+// code 0 when all agree; a hang (a lost wake-up in the pool) ends the process by SIGALRM.
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 
 using namespace lce_kernels;
 
+// Fresh pools (their workers start while the first task is being published) and many
+// back-to-back calls with 2-4 threads: every index must run exactly once per call.
+int threadPoolStress() {
+  int failures = 0;
+  for (int p = 0; p < 100; ++p) {
+    ThreadPool pool;
+    for (int call = 0; call < 40; ++call) {
+      const int threads = 2 + (p + call) % 3, n = 1 + (p * 7 + call) % 50;
+      std::vector<std::atomic<int>> hits(n);
+      pool.parallelFor(threads, n, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+      });
+      for (int i = 0; i < n; ++i)
+        if (hits[i].load() != 1) {
+          std::printf("thread pool: index %d ran %d times (pool %d, call %d)\n", i, hits[i].load(), p, call);
+          ++failures;
+        }
+    }
+  }
+  return failures;
+}
+
 int main() {
+  alarm(120);
+  int failures = threadPoolStress();
   std::mt19937 rng(1234);
   auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
-  int failures = 0;
   for (int iter = 0; iter < 60; ++iter) {
     Bconv2dShape s;
     s.groups = uniform(0, 3) == 0 ? 2 : 1;
