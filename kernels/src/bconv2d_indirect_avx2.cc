@@ -42,11 +42,12 @@ constexpr ByteTables makeByteTables() {
 constexpr ByteTables kByteTables = makeByteTables();
 
 // Adds the byte counters into the 16-bit counters `wide` ([MR][NV][32], channel order) and
-// clears them; every kWidensPerFlush calls also moves `wide` into the 32-bit `acc`.
+// clears them; every kWidensPerFlush calls also moves `wide` into the 32-bit `acc` (`deep`
+// tells that acc holds such a partial sum).
 constexpr int kStepsPerWiden = 31, kWidensPerFlush = 256;
 
 template <int MR, int NV>
-inline void widen(__m256i (&counts)[MR][NV], uint16_t *wide, int32_t *acc, int &widens) {
+inline void widen(__m256i (&counts)[MR][NV], uint16_t *wide, int32_t *acc, int &widens, bool &deep) {
   const __m256i zero = _mm256_setzero_si256();
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) {
@@ -56,7 +57,8 @@ inline void widen(__m256i (&counts)[MR][NV], uint16_t *wide, int32_t *acc, int &
       counts[i][j] = zero;
     }
   if (--widens == 0) {
-    for (int k = 0; k < MR * NV * kLutBlock; ++k) acc[k] += wide[k], wide[k] = 0;
+    for (int k = 0; k < MR * NV * kLutBlock; ++k) acc[k] = (deep ? acc[k] : 0) + wide[k], wide[k] = 0;
+    deep = true;
     widens = kWidensPerFlush;
   }
 }
@@ -71,9 +73,9 @@ void lutAccumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, 
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) counts[i][j] = _mm256_setzero_si256();
   std::memset(wide, 0, sizeof(uint16_t) * MR * NV * kLutBlock);
-  for (int k = 0; k < MR * NV * kLutBlock; ++k) acc[k] = 0;
   int64_t steps = kStepsPerWiden;  // steps left before the byte counters must be widened
   int widens = kWidensPerFlush;
+  bool deep = false;
   const uint8_t *wk = w;
   for (int64_t t = 0; t < taps; ++t) {
     const uint8_t *xp[MR];
@@ -82,29 +84,43 @@ void lutAccumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, 
       const int64_t end = std::min(bytes, d + steps);
       steps -= end - d;
       for (; d < end; ++d, wk += 64) {
+        // Up to 2 blocks, the filter vectors stay in registers for the MR pixels; with 4 blocks
+        // they are read again for every pixel as memory operands of vpshufb (the empty asm hides
+        // that they are the same), as 8 registers for them would push the counters out of the
+        // 16 ymm registers.
+        __m256i low[NV], high[NV];
+        if (NV <= 2)
+          for (int j = 0; j < NV; ++j) {
+            low[j] = _mm256_load_si256(reinterpret_cast<const __m256i *>(wk + j * blockStride));
+            high[j] = _mm256_load_si256(reinterpret_cast<const __m256i *>(wk + j * blockStride) + 1);
+          }
         for (int i = 0; i < MR; ++i) {
           const uint8_t *row = kByteTables.t[xp[i][d]];
           const __m256i tableLow =
               _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i *>(row)));
           const __m256i tableHigh =
               _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i *>(row + 16)));
-          // The filter vectors are read again for every pixel, as memory operands of vpshufb (the
-          // empty asm hides that they are the same): kept in registers, they would push the
-          // counters out of the 16 ymm registers.
           const uint8_t *wi = wk;
-          asm("" : "+r"(wi));
+          if (NV > 2) asm("" : "+r"(wi));
           for (int j = 0; j < NV; ++j) {
             const auto *wj = reinterpret_cast<const __m256i *>(wi + j * blockStride);
-            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableLow, _mm256_load_si256(wj)));
-            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableHigh, _mm256_load_si256(wj + 1)));
+            const __m256i l = NV <= 2 ? low[j] : _mm256_load_si256(wj);
+            const __m256i h = NV <= 2 ? high[j] : _mm256_load_si256(wj + 1);
+            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableLow, l));
+            counts[i][j] = _mm256_add_epi8(counts[i][j], _mm256_shuffle_epi8(tableHigh, h));
           }
         }
       }
-      if (steps == 0) widen<MR, NV>(counts, wide, acc, widens), steps = kStepsPerWiden;
+      if (steps == 0) widen<MR, NV>(counts, wide, acc, widens, deep), steps = kStepsPerWiden;
     }
   }
-  widens = 1;
-  widen<MR, NV>(counts, wide, acc, widens);
+  widens = 0;  // no flush below: the 16-bit counters are added into acc here, 8 at a time
+  widen<MR, NV>(counts, wide, acc, widens, deep);
+  for (int k = 0; k < MR * NV * kLutBlock; k += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i *>(wide + k)));
+    auto *a = reinterpret_cast<__m256i *>(acc + k);
+    _mm256_storeu_si256(a, deep ? _mm256_add_epi32(_mm256_loadu_si256(a), w) : w);
+  }
 }
 
 // Output pixels [firstTile * kTilePixels, endTile * kTilePixels): per group and run of NV
