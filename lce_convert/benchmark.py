@@ -261,7 +261,11 @@ def main(argv=None):
     try:
         from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
         for name, kwargs in (("LCE 0.16 default", {}), ("LCE 0.16 indirect_bgemm", {"use_indirect_bgemm": True})):
-            lce = LceInterpreter(model, num_threads=args.threads, **kwargs)
+            try:
+                lce = LceInterpreter(model, num_threads=args.threads, **kwargs)
+            except RuntimeError as e:  # e.g. a model converted with lce_compatible=False
+                print("(%s cannot run this model: %s)" % (name, str(e).strip().splitlines()[-1]))
+                continue
             runners.append((name, lambda lce=lce: lce.predict(x if len(x) > 1 else x[0])))
     except ImportError:
         print("(larq-compute-engine not installed: no LCE figures)")

@@ -1,5 +1,7 @@
-"""lce_convert.Interpreter: our delegate runs the Lce* ops (reference kernels for now) inside
+"""lce_convert.Interpreter: our delegate runs the Lce* ops (our SIMD kernels) inside
 the real interpreters (ai_edge_litert and tf.lite), on our converter's output and LCE's."""
+import re
+
 import numpy as np
 import pytest
 
@@ -147,6 +149,20 @@ def test_benchmark_cli_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     for name in ("lce_convert delegate", "LCE 0.16 default", "LCE 0.16 indirect_bgemm", "TFLite float"):
         assert name in out
+
+
+def test_benchmark_model_lce_refuses(tmp_path, capsys):
+    """A model only our runtime runs (lce_compatible=False): lce-benchmark says so for LCE's
+    runtimes and still times ours."""
+    from lce_convert import benchmark
+    model, _, _ = bnn_zoo.quicknet_like()
+    path = tmp_path / "m.tflite"
+    path.write_bytes(lce_convert.convert_keras_model(model, lce_compatible=False))
+    assert benchmark.main([str(path), "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "(LCE 0.16 default cannot run this model:" in out
+    assert "(LCE 0.16 indirect_bgemm cannot run this model:" in out
+    assert re.search(r"lce_convert delegate\s+\d+\.\d+ ms", out)
 
 
 def test_benchmark_profile_runs(tmp_path, capsys):
