@@ -1,13 +1,14 @@
 // Indirect-BGEMM Bconv2d, AVX2 byte-LUT microkernel (built with -mavx2 -mpopcnt).
 //
 // The textbook AVX2 XOR + popcount (XOR, then the vpshufb nibble lookup of Mula, Kurz and
-// Lemire on both nibbles: 8 vector ops per 256 bit products) is bound by the 4 vector pipes at
-// 128 binary MACs per cycle. This kernel needs no XOR, no shift and no mask: for one input byte
-// `a` (8 channels of one pixel) the 16-entry table popcount(k ^ (a & 15)) is indexed by the low
-// nibbles of 32 output channels' filter bytes, and the table popcount(k ^ (a >> 4)) by their
-// high nibbles. So 2 vpshufb + 2 vpaddb count 32 channels x 8 bits (4 ops per 256 bit
-// products, twice the textbook rate). The two tables of every byte value are one 32-byte row of
-// kByteTables (8 KiB, L1-resident); the filter nibbles are prepared once (Bconv2dPlan::lutFilter).
+// Lemire on both nibbles) costs 8 vector ops per 256 bit products, and vector issue bounds it.
+// This kernel needs no XOR, no shift and no mask: for one input byte `a` (8 channels of one
+// pixel) the 16-entry table popcount(k ^ (a & 15)) is indexed by the low nibbles of 32 output
+// channels' filter bytes, and the table popcount(k ^ (a >> 4)) by their high nibbles. So
+// 2 vpshufb + 2 vpaddb count 32 channels x 8 bits: 4 ops per 256 bit products (register-resident,
+// 1.56x the XOR + popcount loop's rate on the Zen 3 machines here; benchmarks/README.md). The two
+// tables of every byte value are one 32-byte row of kByteTables (8 KiB, L1-resident); the filter
+// nibbles are prepared once (Bconv2dPlan::lutFilter).
 //
 // A microkernel call accumulates MR output pixels x NV blocks of 32 output channels over all taps
 // and depth bytes: MR * NV byte counters (registers), widened every 31 depth bytes (at most 8
