@@ -96,7 +96,8 @@ struct TileContext {
     valid = static_cast<int>(std::min<int64_t>(kPixels, pixels - p0));
     bool border = false;
     for (int i = 0; i < kPixels; ++i) {
-      const int64_t p = p0 + std::min(i, valid - 1), n = p / image, q = p - n * image;
+      const int64_t p = p0 + std::min(i, valid - 1);
+      const int64_t n = s.batch == 1 ? 0 : p / image, q = p - n * image;  // no division for one image
       qs[i] = q;
       full[i] = static_cast<int32_t>(counted[q] * s.channelsPerGroup);
       border |= skippedBegin[q] != skippedBegin[q + 1];
