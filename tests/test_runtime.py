@@ -185,6 +185,28 @@ def test_benchmark_profile_runs(tmp_path, capsys):
     assert "failed" not in out
 
 
+def test_delegate_num_threads_option():
+    """The delegate's `num_threads` option sets the Lce ops' threads apart from the
+    interpreter's: results identical; anything but an integer in 1..256 is refused."""
+    from ai_edge_litert.interpreter import Interpreter, load_delegate
+    from lce_convert.interpreter import delegate_path
+    model, model_bytes = converted("quicknet_like", True)
+    x = np.random.default_rng(6).normal(size=(1,) + tuple(model.input_shape[1:])).astype(np.float32)
+    outputs = []
+    for options in ({}, {"num_threads": "2"}, {"num_threads": "3"}):
+        interpreter = Interpreter(model_content=model_bytes, num_threads=1,
+                                  experimental_delegates=[load_delegate(delegate_path(), options)])
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[0], outputs[2])
+    for bad in ("0", "-1", "two", "", "2x", "1000"):
+        with pytest.raises((ValueError, RuntimeError)):
+            load_delegate(delegate_path(), options={"num_threads": bad})
+
+
 def test_delegate_isa_option():
     """The delegate's `isa` option takes the ISA paths of this CPU and refuses anything else."""
     from ai_edge_litert.interpreter import load_delegate

@@ -96,6 +96,12 @@ struct Op {
 struct Partition {
   std::vector<Op> ops;
   std::vector<int> outputs;  // tensors visible outside the partition
+  int threads = 0;           // the delegate's num_threads option; 0: the interpreter's
+};
+
+// The delegate's options (TfLiteDelegate::data_).
+struct DelegateOptions {
+  int threads = 0;
 };
 
 TfLiteIntArray *makeDims(const std::vector<int64_t> &dims) {
@@ -240,12 +246,12 @@ TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
   return kTfLiteError;
 }
 
-TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
+TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
   const TfLiteTensor *in = tensor(ctx, op.inputs[0]);
   TfLiteTensor *out = tensor(ctx, op.outputs[0]);
   auto id = dimsOf(*in);
   LCE_ENSURE(ctx, in->data && out->data, "Lce op: unallocated tensor");
-  const int threads = std::max(1, ctx->recommended_num_threads);
+  const int threads = p.threads > 0 ? p.threads : std::max(1, ctx->recommended_num_threads);
   switch (op.kind) {
     case OpKind::kQuantize: {
       const int64_t c = id.back(), rows = numElements(id) / std::max<int64_t>(c, 1);
@@ -304,6 +310,8 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, Op &op) {
 void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
   const auto *params = reinterpret_cast<const TfLiteDelegateParams *>(buffer);
   auto p = std::make_unique<Partition>();
+  if (params->delegate && params->delegate->data_)
+    p->threads = static_cast<const DelegateOptions *>(params->delegate->data_)->threads;
   for (int i = 0; i < params->output_tensors->size; ++i) p->outputs.push_back(params->output_tensors->data[i]);
   for (int i = 0; i < params->nodes_to_replace->size; ++i) {
     const int index = params->nodes_to_replace->data[i];
@@ -346,11 +354,11 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
   Profile &profile = Profile::instance();
   for (Op &op : p->ops) {
     if (!profile.enabled) {
-      if (invokeOp(ctx, op) != kTfLiteOk) return kTfLiteError;
+      if (invokeOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
-    if (invokeOp(ctx, op) != kTfLiteOk) return kTfLiteError;
+    if (invokeOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
     profile.add(p, op.nodeIndex, opName(op.kind),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -389,9 +397,20 @@ extern "C" {
 
 __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_delegate(
     const char *const *keys, const char *const *values, size_t count, void (*reportError)(const char *)) {
-  (void)values;
+  DelegateOptions options;
   for (size_t i = 0; i < count; ++i) {
-    if (std::strcmp(keys[i], "isa") == 0) {
+    if (std::strcmp(keys[i], "num_threads") == 0) {
+      // Threads of the Lce ops, independent of the interpreter's (which TFLite's own ops use).
+      char *end = nullptr;
+      const long v = values[i] ? std::strtol(values[i], &end, 10) : 0;
+      if (!values[i] || end == values[i] || *end != '\0' || v < 1 || v > 256) {
+        if (reportError)
+          reportError((std::string("lce_convert delegate: num_threads '") + (values[i] ? values[i] : "") +
+                       "' is not an integer in 1..256").c_str());
+        return nullptr;
+      }
+      options.threads = static_cast<int>(v);
+    } else if (std::strcmp(keys[i], "isa") == 0) {
       bool found = false;
       for (auto isa : lce_kernels::supportedIsas())
         if (values[i] && !std::strcmp(values[i], lce_kernels::isaName(isa))) lce_kernels::setIsa(isa), found = true;
@@ -409,12 +428,18 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
   if (const char *env = std::getenv("LCE_DELEGATE_PROFILE"))
     if (!std::strcmp(env, "1")) Profile::instance().enabled = true;
   auto *d = static_cast<TfLiteDelegate *>(std::calloc(1, sizeof(TfLiteDelegate)));
+  if (!d) return nullptr;
+  d->data_ = new DelegateOptions(options);
   d->Prepare = delegatePrepare;
   d->flags = kTfLiteDelegateFlagsAllowDynamicTensors;
   return d;
 }
 
-__attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(TfLiteDelegate *d) { std::free(d); }
+__attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(TfLiteDelegate *d) {
+  if (!d) return;
+  delete static_cast<DelegateOptions *>(d->data_);
+  std::free(d);
+}
 
 // Profile access (ctypes; see lce_convert/benchmark.py). enable: 1 on, 0 off; reset clears.
 __attribute__((visibility("default"))) void lce_delegate_profile_enable(int on) { Profile::instance().enabled = on != 0; }
