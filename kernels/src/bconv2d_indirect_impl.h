@@ -60,16 +60,6 @@ inline void writeFloatBlock(const int32_t *__restrict conv, const float *__restr
   }
 }
 
-// The same from the XOR popcounts: conv = full - 2 * acc (a pixel without zero-padding taps).
-inline void writeFloatBlockFromCounts(const int32_t *__restrict acc, int32_t full, const float *__restrict m,
-                                      const float *__restrict b, int32_t lo, int32_t hi, float *__restrict y) {
-  for (int j = 0; j < kBlock; ++j) {
-    const int32_t v = full - 2 * acc[j];
-    const int32_t clamped = v < lo ? lo : (hi < v ? hi : v);
-    y[j] = static_cast<float>(clamped) * m[j] + b[j];
-  }
-}
-
 // What every tile driver needs of the plan and the output, read once per call into plain
 // locals (the output stores cannot alias them, so they stay in registers).
 struct TileContext {
@@ -114,20 +104,13 @@ struct TileContext {
   // block): conv = full - 2 * acc, plus the zero-padding correction, then the output transform.
   void writeTile(int64_t p0, int valid, const int64_t *qs, const int32_t *full, bool border, int64_t c0, int lanes,
                  const int32_t *acc, int stride, int32_t *conv) const {
-    if (floatOut && !border && lanes % kBlock == 0) {  // the common case in one vectorized pass
-      for (int i = 0; i < valid; ++i)
-        for (int j = 0; j < lanes; j += kBlock)
-          writeFloatBlockFromCounts(acc + i * stride + j, full[i], mult + c0 + j, bias + c0 + j, lo32, hi32,
-                                    static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0 + j);
-      return;
-    }
     for (int i = 0; i < valid; ++i)
       for (int j = 0; j < lanes; ++j) conv[i * stride + j] = full[i] - 2 * acc[i * stride + j];
     if (border)
       for (int i = 0; i < valid; ++i)
         for (int32_t k = skippedBegin[qs[i]]; k < skippedBegin[qs[i] + 1]; ++k)
           for (int j = 0; j < lanes; ++j) conv[i * stride + j] += 2 * tapPopcount[(c0 + j) * taps + skipped[k]];
-    if (floatOut && lanes % kBlock == 0) {  // vectorized
+    if (floatOut && lanes % kBlock == 0) {  // the common case, vectorized
       for (int i = 0; i < valid; ++i)
         for (int j = 0; j < lanes; j += kBlock)
           writeFloatBlock(conv + i * stride + j, mult + c0 + j, bias + c0 + j, lo32, hi32,
