@@ -4,7 +4,8 @@ Importing this package is cheap: TensorFlow is imported only by the functions th
 """
 from .converter import (ConversionReport, ConvertedModel, LayerReport, convert_keras_model,
                         convert_saved_model, convert_tflite)
-from .errors import InvalidModelError, InvalidOptionError, LceConvertError, PassPipelineError
+from .errors import (InterpreterError, InvalidInputError, InvalidModelError, InvalidOptionError, LceConvertError,
+                     PassPipelineError)
 from .interpreter import Interpreter
 from .mlir import Module, import_tflite, run_pass_pipeline, tflite_to_mlir
 
@@ -18,6 +19,8 @@ __all__ = [
     "convert_saved_model",
     "convert_tflite",
     "Interpreter",
+    "InterpreterError",
+    "InvalidInputError",
     "InvalidModelError",
     "InvalidOptionError",
     "LceConvertError",

@@ -19,3 +19,12 @@ class HlsUnsupportedError(LceConvertError, ValueError):
 
 class InvalidOptionError(LceConvertError, ValueError):
     """A conversion option has a value that is not allowed."""
+
+
+class InvalidInputError(LceConvertError, ValueError):
+    """An input given to `Interpreter.predict` does not fit the model (type, shape, empty batch)."""
+
+
+class InterpreterError(LceConvertError, RuntimeError):
+    """The TFLite runtime could not prepare or run the model for a reason other than a malformed
+    model (for example, not enough memory for the tensors)."""

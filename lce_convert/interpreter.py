@@ -3,13 +3,23 @@ interpreter, with our delegate claiming the Lce* custom ops and TFLite/XNNPACK r
 
     interpreter = lce_convert.Interpreter(model_bytes, num_threads=1)
     y = interpreter.predict(x)            # one input array, or a list of arrays; any batch size
+
+Errors are LceConvertError subclasses: InvalidModelError for a model that the delegate (or the
+checks here, for what the delegate's C ABI cannot see) refuses, with the delegate's message
+naming the op, its node and the problem; InvalidInputError for inputs that do not fit the
+model; InterpreterError when TFLite fails for another reason (for example memory).
 """
 import os
+import re
 
 import numpy as np
 
-from .errors import LceConvertError
+from .errors import InterpreterError, InvalidInputError, InvalidModelError, LceConvertError
 
+LCE_OPS = (b"LceQuantize", b"LceDequantize", b"LceBconv2d", b"LceBMaxPool2d")
+MAX_THREADS = 256
+# A line the delegate reported: "<LceOp> (node <n>): <problem>" or "lce_convert delegate: ...".
+_DELEGATE_LINE = re.compile(r"^(?:Lce\w+ \(node -?\d+\): |lce_convert delegate: ).*$", re.M)
 
 
 def delegate_path():
@@ -36,6 +46,64 @@ def _runtime_module(runtime):
     raise ValueError("runtime must be 'litert', 'tf' or None (litert when installed), got %r" % (runtime,))
 
 
+def _failure(what, error, cls_if_ours=InvalidModelError):
+    """An LceConvertError for a TFLite RuntimeError/ValueError: the delegate's own lines when it
+    reported any (they name the op, node and problem), else TFLite's text."""
+    text = str(error)
+    ours = _DELEGATE_LINE.findall(text)
+    if ours:
+        return cls_if_ours("%s: %s" % (what, "; ".join(line.strip() for line in ours)))
+    text = " ".join(text.split())
+    return InterpreterError("%s: %s" % (what, text or "the TFLite runtime gave no reason (out of memory?)"))
+
+
+def check_model(model_bytes):
+    """What the delegate cannot see through TFLite's C ABI, checked on the flatbuffer: custom op
+    names with an embedded NUL (the ABI truncates them, so "LceBconv2d\\0x" would pass for
+    LceBconv2d), and Lce ops that write a subgraph input. A buffer that does not parse is left
+    to TFLite's verifier. Raises InvalidModelError."""
+    from ._schema import schema
+    s = schema()
+    data = bytes(model_bytes)
+    try:
+        if len(data) < 8 or not s.Model.ModelBufferHasIdentifier(data, 0):
+            return
+        m = s.Model.GetRootAs(data, 0)
+        limit = len(data) // 4  # no vector in the buffer can be longer
+        n_codes = m.OperatorCodesLength()
+        if n_codes > limit:
+            return
+        lce_codes = {}
+        for i in range(n_codes):
+            code = m.OperatorCodes(i).CustomCode()
+            if code is None:
+                continue
+            if b"\0" in code:
+                raise InvalidModelError("operator code %d: the custom op name %r contains a NUL byte" % (i, code))
+            if code in LCE_OPS:
+                lce_codes[i] = code.decode()
+        if not lce_codes or m.SubgraphsLength() > limit:
+            return
+        for g in range(m.SubgraphsLength()):
+            sg = m.Subgraphs(g)
+            if sg.InputsLength() > limit or sg.OperatorsLength() > limit:
+                return
+            inputs = {int(sg.Inputs(k)) for k in range(sg.InputsLength())}
+            for o in range(sg.OperatorsLength()):
+                op = sg.Operators(o)
+                name = lce_codes.get(op.OpcodeIndex())
+                if name is None or op.OutputsLength() > limit:
+                    continue
+                for k in range(op.OutputsLength()):
+                    if int(op.Outputs(k)) in inputs:
+                        raise InvalidModelError("operator %d (%s) of subgraph %d writes tensor %d, an input of the "
+                                                "subgraph" % (o, name, g, int(op.Outputs(k))))
+    except InvalidModelError:
+        raise
+    except Exception:  # not parseable here: TFLite's verifier decides
+        return
+
+
 class Interpreter:
     """A TFLite interpreter with the lce_convert delegate.
 
@@ -43,20 +111,22 @@ class Interpreter:
 
     def __init__(self, model_bytes, num_threads=1, runtime=None):
         if not isinstance(model_bytes, (bytes, bytearray)):
-            raise ValueError("Interpreter expects the model as bytes, got %s" % type(model_bytes).__name__)
-        if not isinstance(num_threads, int) or num_threads < 1:
-            raise ValueError("num_threads must be a positive int, got %r" % (num_threads,))
+            raise InvalidModelError("Interpreter expects the model as bytes, got %s" % type(model_bytes).__name__)
+        if (not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, (bool, np.bool_))
+                or not 1 <= num_threads <= MAX_THREADS):
+            raise InvalidInputError("num_threads must be an int in 1..%d, got %r" % (MAX_THREADS, num_threads))
+        check_model(model_bytes)
         self.runtime, interpreter_class, load_delegate = _runtime_module(runtime)
         self._delegate = load_delegate(delegate_path())
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                self._interpreter = interpreter_class(model_content=bytes(model_bytes), num_threads=num_threads,
+                self._interpreter = interpreter_class(model_content=bytes(model_bytes), num_threads=int(num_threads),
                                                       experimental_delegates=[self._delegate])
                 self._interpreter.allocate_tensors()
             except (RuntimeError, ValueError) as e:
-                raise LceConvertError("cannot prepare the model: %s" % e) from None
+                raise _failure("cannot prepare the model", e) from None
         self._refresh_details()
 
     def _refresh_details(self):
@@ -71,6 +141,35 @@ class Interpreter:
     def output_details(self):
         return self._outputs
 
+    def _input_array(self, d, value):
+        expected = [int(n) for n in d["shape"]]
+        dtype = np.dtype(d["dtype"])
+        if not isinstance(value, (np.ndarray, np.generic)) and np.ndim(value) == 0:
+            try:  # a Python scalar for a 0-d input
+                converted = np.asarray(value, dtype)
+            except (TypeError, ValueError, OverflowError):
+                converted = None
+            if converted is None or converted.item() != value:
+                raise InvalidInputError("input %r expects %s, got %r" % (d["name"], dtype, value))
+            value = converted
+        value = np.asarray(value)
+        if value.dtype != dtype:
+            raise InvalidInputError("input %r expects %s, got %s" % (d["name"], dtype, value.dtype))
+        if not expected:
+            if value.ndim != 0:
+                raise InvalidInputError("input %r is a scalar (0-d), got shape %s" % (d["name"], list(value.shape)))
+            return value
+        if value.ndim != len(expected) or list(value.shape[1:]) != expected[1:]:
+            raise InvalidInputError("input %r expects shape [batch] + %s, got %s"
+                                    % (d["name"], expected[1:], list(value.shape)))
+        if value.shape[0] < 1:
+            raise InvalidInputError("input %r has an empty batch (shape %s); the batch size must be at least 1"
+                                    % (d["name"], list(value.shape)))
+        if value.shape[0] > 2**31 - 1:
+            raise InvalidInputError("input %r has a batch of %d, more than TFLite's int32 shapes hold"
+                                    % (d["name"], value.shape[0]))
+        return value
+
     def predict(self, x):
         """Outputs for input `x` (an array, or a list with one array per input). The batch
         size may differ from the model's; outputs are returned as an array (one output) or a
@@ -78,27 +177,30 @@ class Interpreter:
         inputs = list(x) if isinstance(x, (list, tuple)) else [x]
         details = self.input_details
         if len(inputs) != len(details):
-            raise ValueError("the model has %d inputs, got %d arrays" % (len(details), len(inputs)))
+            raise InvalidInputError("the model has %d inputs, got %d arrays" % (len(details), len(inputs)))
+        inputs = [self._input_array(d, value) for d, value in zip(details, inputs)]
         it = self._interpreter
         resized = False
         for d, value in zip(details, inputs):
-            value = np.asarray(value)
-            if value.dtype != d["dtype"]:
-                raise ValueError("input %r expects %s, got %s" % (d["name"], np.dtype(d["dtype"]), value.dtype))
-            expected = list(d["shape"])
-            if value.ndim != len(expected) or list(value.shape[1:]) != expected[1:]:
-                raise ValueError("input %r expects shape [batch] + %s, got %s" % (d["name"], expected[1:], list(value.shape)))
-            if list(value.shape) != expected:
-                it.resize_tensor_input(d["index"], list(value.shape))
+            if list(value.shape) != [int(n) for n in d["shape"]]:
+                try:
+                    it.resize_tensor_input(d["index"], list(value.shape))
+                except (RuntimeError, ValueError) as e:
+                    raise _failure("cannot resize input %r to %s" % (d["name"], list(value.shape)), e) from None
                 resized = True
         if resized:
             try:
                 it.allocate_tensors()
-            except RuntimeError as e:
-                raise LceConvertError("cannot resize the model's inputs: %s" % e) from None
-            self._refresh_details()
-        for d, value in zip(self._inputs, inputs):
-            it.set_tensor(d["index"], np.ascontiguousarray(value))
-        it.invoke()
-        outputs = [it.get_tensor(d["index"]) for d in self._outputs]
+            except (RuntimeError, ValueError) as e:
+                shapes = ", ".join("%r %s" % (d["name"], list(v.shape)) for d, v in zip(details, inputs))
+                raise _failure("cannot prepare the model for inputs %s" % shapes, e) from None
+            finally:
+                self._refresh_details()
+        try:
+            for d, value in zip(self._inputs, inputs):
+                it.set_tensor(d["index"], np.ascontiguousarray(value))
+            it.invoke()
+            outputs = [it.get_tensor(d["index"]) for d in self._outputs]
+        except (RuntimeError, ValueError) as e:
+            raise _failure("cannot run the model", e) from None
         return outputs[0] if len(outputs) == 1 else outputs

@@ -5,7 +5,20 @@
 // The two traps of research/env-feasibility.md are handled: the delegate allows dynamic
 // tensors (else construction fails on the unresolved custom ops), and outputs internal to a
 // claimed partition are made kTfLiteDynamic before resizing (the arena plans none for them).
-// Malformed options, types or shapes make preparation fail with a message, never a crash.
+//
+// Hostile models: every claimed node goes through one prepare step per op kind that first
+// checks everything the node refers to (node_checks.h: tensor counts and indices, types, ranks,
+// quantization, options in range, an output the node may write), then plans (derived shapes
+// with checked arithmetic, the kernel plan, the output shape). What needs the whole graph (an
+// output another node also writes, or that a node reads before this one writes it) is found when
+// the nodes are claimed. Invoke re-checks that every tensor still has the shape and buffer it
+// was planned with (a later node's prepare may have resized a shared tensor). A failure is one
+// message naming the op, its node and the problem, never a crash.
+//
+// Declared output shapes: an Lce op computes its output shape from its inputs and options, like
+// TFLite's builtin kernels, but a model whose declared output shape disagrees is refused (in
+// every dimension but the batch, which follows the inputs, and dimensions the shape signature
+// leaves dynamic), the same way for every op.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,21 +34,41 @@
 
 #include "flexbuffer_map.h"
 #include "lce_kernels/kernels.h"
+#include "node_checks.h"
 #include "tflite_abi.h"
 
 namespace {
 
+using lce_delegate::dimsOf;
+using lce_delegate::dimsText;
+using lce_delegate::elementsOf;
+using lce_delegate::kInt32Max;
+using lce_delegate::NodeChecker;
 using lce_kernels::packedWords;
 
 enum class OpKind { kQuantize, kDequantize, kBconv2d, kBMaxPool2d };
 
+// The C ABI gives a custom op's name as a NUL-terminated string, so a name with an embedded NUL
+// ("LceBconv2d\0x") cannot be told apart here; lce_convert.Interpreter refuses such names from
+// the flatbuffer before TFLite sees them.
 bool opKindOf(const char *name, OpKind &kind) {
   if (!name) return false;
-  if (!std::strcmp(name, "LceQuantize")) return kind = OpKind::kQuantize, true;
-  if (!std::strcmp(name, "LceDequantize")) return kind = OpKind::kDequantize, true;
-  if (!std::strcmp(name, "LceBconv2d")) return kind = OpKind::kBconv2d, true;
-  if (!std::strcmp(name, "LceBMaxPool2d")) return kind = OpKind::kBMaxPool2d, true;
+  static const struct { const char *name; OpKind kind; } kOps[] = {
+      {"LceQuantize", OpKind::kQuantize}, {"LceDequantize", OpKind::kDequantize},
+      {"LceBconv2d", OpKind::kBconv2d}, {"LceBMaxPool2d", OpKind::kBMaxPool2d}};
+  for (const auto &op : kOps)
+    if (!std::strcmp(name, op.name)) return kind = op.kind, true;
   return false;
+}
+
+const char *opName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kQuantize: return "LceQuantize";
+    case OpKind::kDequantize: return "LceDequantize";
+    case OpKind::kBconv2d: return "LceBconv2d";
+    case OpKind::kBMaxPool2d: return "LceBMaxPool2d";
+  }
+  return "?";
 }
 
 // Per-node profile (lce-benchmark's per-op view): when enabled (environment variable
@@ -70,27 +103,30 @@ struct Profile {
   }
 };
 
-const char *opName(OpKind kind) {
-  switch (kind) {
-    case OpKind::kQuantize: return "LceQuantize";
-    case OpKind::kDequantize: return "LceDequantize";
-    case OpKind::kBconv2d: return "LceBconv2d";
-    case OpKind::kBMaxPool2d: return "LceBMaxPool2d";
-  }
-  return "?";
-}
+// A tensor as a prepare step planned it: invoke runs only if it still is so.
+struct PlannedTensor {
+  int index;
+  std::vector<int64_t> dims;
+  int64_t bytes;
+};
 
 struct Op {
   OpKind kind;
+  int nodeIndex;
   std::vector<int> inputs, outputs;
   std::map<std::string, int64_t> options;
-  int nodeIndex;
-  lce_kernels::Bconv2dShape bconv;  // derived and validated in prepare, used by invoke
-  // Built in prepare: indirection offsets and, for a constant filter, the repacked filter
-  // (otherwise repacked at every invoke).
-  std::unique_ptr<lce_kernels::Bconv2dPlan> plan;
+  std::string initError;                // malformed options, or a graph-level problem
+  std::vector<int64_t> declaredOutput;  // the output's shape in the model (-1: dynamic)
+  std::vector<PlannedTensor> planned;   // every tensor invoke touches, as planned
+  // Bconv2d
+  lce_kernels::Bconv2dShape bconv;
+  std::unique_ptr<lce_kernels::Bconv2dPlan> plan;  // indirection and, for a constant filter, the filter
   bool constantFilter = false;
+  lce_kernels::Bconv2dOutput output;  // clamp and output mode (pointers are set at invoke)
+  // BMaxPool2d
   lce_kernels::PoolShape pool;
+  // Dequantize to int8: the scale passed to the kernel (see prepareDequantize)
+  float dequantizeScale = 1.0f;
 };
 
 struct Partition {
@@ -104,157 +140,256 @@ struct DelegateOptions {
   int threads = 0;
 };
 
+// Problems only the whole execution plan shows, found by delegatePrepare for the nodes it claims
+// and handed to kernelInit (which ReplaceNodeSubsetsWithDelegateKernels calls synchronously).
+thread_local const std::map<int, std::string> *tGraphErrors = nullptr;
+
 TfLiteIntArray *makeDims(const std::vector<int64_t> &dims) {
   auto *a = static_cast<TfLiteIntArray *>(std::malloc(sizeof(int) * (dims.size() + 1)));
+  if (!a) return nullptr;
   a->size = static_cast<int>(dims.size());
   for (size_t i = 0; i < dims.size(); ++i) a->data[i] = static_cast<int>(dims[i]);
   return a;
 }
 
-std::vector<int64_t> dimsOf(const TfLiteTensor &t) {
-  std::vector<int64_t> d;
-  if (t.dims)
-    for (int i = 0; i < t.dims->size; ++i) d.push_back(t.dims->data[i]);
-  return d;
+// One prepare step: the node's checker plus what planning needs.
+struct Step {
+  TfLiteContext *ctx;
+  Partition &p;
+  Op &op;
+  NodeChecker check;
+
+  // Record a tensor for the invoke-time check.
+  void plan(int index) {
+    const TfLiteTensor &t = ctx->tensors[index];
+    const std::vector<int64_t> d = dimsOf(t.dims);
+    op.planned.push_back({index, d, elementsOf(d) * lce_delegate::typeSize(t.type)});
+  }
+
+  // The output's computed shape: compared with the declared one, then set.
+  bool setOutput(const std::vector<int64_t> &dims) {
+    const int index = op.outputs[0];
+    TfLiteTensor *t = &ctx->tensors[index];
+    for (int64_t d : dims)
+      if (d < 1 || d > kInt32Max) return check.fail("output shape %s is out of range", dimsText(dims).c_str());
+    if (elementsOf(dims) < 0 || elementsOf(dims) > (int64_t(1) << 40))
+      return check.fail("output shape %s has too many elements", dimsText(dims).c_str());
+    const std::vector<int64_t> &declared = op.declaredOutput;
+    bool agrees = declared.size() == dims.size();
+    for (size_t i = 0; agrees && i < dims.size(); ++i)
+      agrees = declared[i] == -1 || declared[i] == dims[i] || (i == 0 && dims.size() > 1);
+    if (!agrees)
+      return check.fail("the model declares output shape %s, but the inputs and options give %s",
+                        dimsText(declared).c_str(), dimsText(dims).c_str());
+    if (std::find(p.outputs.begin(), p.outputs.end(), index) == p.outputs.end())
+      t->allocation_type = kTfLiteDynamic;  // internal to the partition: no arena buffer is planned
+    TfLiteIntArray *a = makeDims(dims);
+    if (!a || ctx->ResizeTensor(ctx, t, a) != kTfLiteOk) return check.fail("cannot resize the output");
+    plan(index);
+    return true;
+  }
+};
+
+// ---- LceQuantize: float32 or int8 [..., C] -> int32 [..., ceil(C/32)] ------------------------
+bool prepareQuantize(Step &s) {
+  NodeChecker &c = s.check;
+  const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
+  const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
+  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteFloat32, kTfLiteInt8}) ||
+      !c.shape(in, "the input", -1) || !c.type(out, "the output", {kTfLiteInt32}))
+    return false;
+  if (in.type == kTfLiteInt8 && !c.int8Params(in, "the int8 input", false)) return false;
+  std::vector<int64_t> d = dimsOf(in.dims);
+  d.back() = packedWords(d.back());
+  s.plan(s.op.inputs[0]);
+  return s.setOutput(d);
 }
 
-int64_t numElements(const std::vector<int64_t> &d) {
-  int64_t n = 1;
-  for (int64_t x : d) n *= x;
-  return n;
+// ---- LceDequantize: int32 [..., ceil(C/32)] -> float32 or int8 [..., C] ---------------------
+bool prepareDequantize(Step &s) {
+  NodeChecker &c = s.check;
+  const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
+  const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
+  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteInt32}) ||
+      !c.shape(in, "the input", -1) || !c.type(out, "the output", {kTfLiteFloat32, kTfLiteInt8}))
+    return false;
+  if (out.type == kTfLiteInt8 && !c.int8Params(out, "the int8 output", true)) return false;
+  // The channel count is only in the declared output shape (semantics.md).
+  std::vector<int64_t> d = dimsOf(in.dims);
+  const int64_t channels = s.op.declaredOutput.empty() ? -1 : s.op.declaredOutput.back();
+  if (s.op.declaredOutput.size() != d.size() || channels < 1 || packedWords(channels) != d.back())
+    return c.fail("the declared output shape %s does not unpack the input shape %s",
+                  dimsText(s.op.declaredOutput).c_str(), dimsText(d).c_str());
+  d.back() = channels;
+  // zp +- round(1/scale), saturated: from scale 2^-8 down, round(1/scale) >= 256 saturates both
+  // values for every zero point in [-128, 127], so smaller scales run as 2^-8 (1/scale would
+  // overflow int32 below about 4.7e-10).
+  s.op.dequantizeScale = std::max(out.params.scale, 1.0f / 256);
+  s.plan(s.op.inputs[0]);
+  return s.setOutput(d);
 }
 
-#define LCE_ENSURE(ctx, cond, ...)              \
-  do {                                          \
-    if (!(cond)) {                              \
-      (ctx)->ReportError((ctx), __VA_ARGS__);   \
-      return kTfLiteError;                      \
-    }                                           \
-  } while (0)
+// ---- LceBconv2d ------------------------------------------------------------------------------
+constexpr int64_t kMaxPlanEntries = int64_t(1) << 26;  // output pixels x taps of one image
 
-int64_t option(const Op &op, const char *key, int64_t fallback) {
-  auto it = op.options.find(key);
-  return it == op.options.end() ? fallback : it->second;
+bool prepareBconv2d(Step &s) {
+  NodeChecker &c = s.check;
+  Op &op = s.op;
+  if (!c.count(op.inputs, 5, "inputs (input, filter, multiplier, bias, threshold)")) return false;
+  if (op.inputs[0] < 0 || op.inputs[1] < 0) return c.fail("the input and the filter are required");
+  const TfLiteTensor &in = s.ctx->tensors[op.inputs[0]], &filter = s.ctx->tensors[op.inputs[1]];
+  const TfLiteTensor &out = s.ctx->tensors[op.outputs[0]];
+  if (!c.type(in, "the input", {kTfLiteInt32}) || !c.shape(in, "the input", 4) ||
+      !c.type(filter, "the filter", {kTfLiteInt32}) || !c.shape(filter, "the filter", 4) ||
+      !c.type(out, "the output", {kTfLiteFloat32, kTfLiteInt8, kTfLiteInt32}))
+    return false;
+  const bool bitpacked = out.type == kTfLiteInt32;
+  if (out.type == kTfLiteInt8 && !c.int8Params(out, "the int8 output", true)) return false;
+
+  int64_t channelsIn, strideH, strideW, dilationH, dilationW, padding, padValues, act;
+  const auto &o = op.options;
+  if (!c.option(o, "channels_in", 1, kInt32Max, 0, true, channelsIn) ||
+      !c.option(o, "stride_height", 1, kInt32Max, 1, false, strideH) ||
+      !c.option(o, "stride_width", 1, kInt32Max, 1, false, strideW) ||
+      !c.option(o, "dilation_height_factor", 1, kInt32Max, 1, false, dilationH) ||
+      !c.option(o, "dilation_width_factor", 1, kInt32Max, 1, false, dilationW) ||
+      !c.option(o, "padding", 0, 1, 0, true, padding) || !c.option(o, "pad_values", 0, 1, 0, false, padValues) ||
+      !c.option(o, "fused_activation_function", 0, 3, 0, false, act))
+    return false;
+
+  const std::vector<int64_t> id = dimsOf(in.dims), fd = dimsOf(filter.dims);
+  lce_kernels::Bconv2dShape &b = op.bconv;
+  b = lce_kernels::Bconv2dShape();
+  b.batch = id[0], b.inHeight = id[1], b.inWidth = id[2], b.channelsIn = channelsIn;
+  b.channelsOut = fd[0], b.filterHeight = fd[1], b.filterWidth = fd[2];
+  if (packedWords(channelsIn) % fd[3])
+    return c.fail("channels_in %lld does not split into groups of the filter depth %lld words",
+                  static_cast<long long>(channelsIn), static_cast<long long>(fd[3]));
+  b.groups = packedWords(channelsIn) / fd[3];
+  b.strideHeight = strideH, b.strideWidth = strideW, b.dilationHeight = dilationH, b.dilationWidth = dilationW;
+  b.samePadding = padding == 0;
+  b.padValues = static_cast<int>(padValues);
+  if (std::string err = b.finalize(); !err.empty()) return c.fail("%s", err.c_str());
+  if (id[3] != b.wordsIn)
+    return c.fail("input depth is %lld words, channels_in %lld needs %lld", static_cast<long long>(id[3]),
+                  static_cast<long long>(channelsIn), static_cast<long long>(b.wordsIn));
+  if (fd[3] != b.wordsPerGroup) return c.fail("filter depth must be ceil(channels_in / groups / 32)");
+
+  // Per-channel inputs: multiplier and bias (float output), threshold (bitpacked output).
+  static const char *kNames[] = {nullptr, nullptr, "the post-activation multiplier", "the post-activation bias",
+                                 "the output threshold"};
+  for (int k = 2; k < 5; ++k) {
+    if (op.inputs[k] < 0) continue;
+    const TfLiteTensor &t = s.ctx->tensors[op.inputs[k]];
+    if (!c.type(t, kNames[k], {k == 4 ? kTfLiteInt32 : kTfLiteFloat32}) || !c.shape(t, kNames[k], -1)) return false;
+    if (elementsOf(dimsOf(t.dims)) != b.channelsOut)
+      return c.fail("%s has %lld values for %lld output channels", kNames[k],
+                    static_cast<long long>(elementsOf(dimsOf(t.dims))), static_cast<long long>(b.channelsOut));
+  }
+  if (bitpacked && op.inputs[4] < 0) return c.fail("bitpacked (int32) output needs the output threshold");
+
+  int64_t pixels, entries;
+  if (__builtin_mul_overflow(b.outHeight, b.outWidth, &pixels) ||
+      __builtin_mul_overflow(pixels, b.filterHeight * b.filterWidth, &entries) || entries > kMaxPlanEntries)
+    return c.fail("output %lldx%lld with a %lldx%lld filter is too large to plan",
+                  static_cast<long long>(b.outHeight), static_cast<long long>(b.outWidth),
+                  static_cast<long long>(b.filterHeight), static_cast<long long>(b.filterWidth));
+
+  lce_kernels::Bconv2dOutput &mode = op.output;
+  mode = lce_kernels::Bconv2dOutput();
+  if (act == 1) mode.clampLow = 0;                          // RELU
+  else if (act == 3) mode.clampLow = 0, mode.clampHigh = 6;  // RELU6
+  else if (act == 2) mode.clampLow = -1, mode.clampHigh = 1; // RELU_N1_TO_1
+  if (bitpacked) mode.type = lce_kernels::OutputType::kBitpacked;
+  else if (out.type == kTfLiteInt8)
+    mode.type = lce_kernels::OutputType::kInt8, mode.scale = out.params.scale, mode.zeroPoint = out.params.zero_point;
+
+  op.constantFilter = filter.allocation_type == kTfLiteMmapRo && filter.data != nullptr;
+  try {  // the plan is the size of the output image times the taps
+    op.plan = std::make_unique<lce_kernels::Bconv2dPlan>(b);
+    if (op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter.data));
+  } catch (const std::exception &e) {
+    op.plan.reset();
+    return c.fail("cannot prepare the kernel: %s", e.what());
+  }
+  for (int k = 0; k < 5; ++k)
+    if (op.inputs[k] >= 0) s.plan(op.inputs[k]);
+  return s.setOutput({b.batch, b.outHeight, b.outWidth, bitpacked ? packedWords(b.channelsOut) : b.channelsOut});
 }
 
-TfLiteTensor *tensor(TfLiteContext *ctx, int index) {
-  return index >= 0 && static_cast<size_t>(index) < ctx->tensors_size ? &ctx->tensors[index] : nullptr;
+// ---- LceBMaxPool2d: int32 [N, H, W, words] -> int32 [N, OH, OW, words] ----------------------
+bool prepareBMaxPool2d(Step &s) {
+  NodeChecker &c = s.check;
+  const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
+  const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
+  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteInt32}) ||
+      !c.shape(in, "the input", 4) || !c.type(out, "the output", {kTfLiteInt32}))
+    return false;
+  int64_t fh, fw, sh, sw, padding;
+  const auto &o = s.op.options;
+  if (!c.option(o, "filter_height", 1, kInt32Max, 0, true, fh) ||
+      !c.option(o, "filter_width", 1, kInt32Max, 0, true, fw) ||
+      !c.option(o, "stride_height", 1, kInt32Max, 0, true, sh) ||
+      !c.option(o, "stride_width", 1, kInt32Max, 0, true, sw) || !c.option(o, "padding", 0, 1, 0, true, padding))
+    return false;
+  const std::vector<int64_t> id = dimsOf(in.dims);
+  lce_kernels::PoolShape &p = s.op.pool;
+  p = lce_kernels::PoolShape();
+  p.batch = id[0], p.inHeight = id[1], p.inWidth = id[2], p.words = id[3];
+  p.filterHeight = fh, p.filterWidth = fw, p.strideHeight = sh, p.strideWidth = sw;
+  p.samePadding = padding == 0;
+  if (std::string err = p.finalize(); !err.empty()) return c.fail("%s", err.c_str());
+  s.plan(s.op.inputs[0]);
+  return s.setOutput({p.batch, p.outHeight, p.outWidth, p.words});
 }
 
-TfLiteStatus resize(TfLiteContext *ctx, Partition &p, int index, const std::vector<int64_t> &dims) {
-  TfLiteTensor *t = tensor(ctx, index);
-  if (std::find(p.outputs.begin(), p.outputs.end(), index) == p.outputs.end())
-    t->allocation_type = kTfLiteDynamic;  // internal to the partition: no arena buffer is planned
-  return ctx->ResizeTensor(ctx, t, makeDims(dims));
-}
-
-// Shapes of Bconv2d from its tensors and options; also validates them.
-TfLiteStatus bconvShape(TfLiteContext *ctx, const Op &op, lce_kernels::Bconv2dShape &s) {
-  const TfLiteTensor *in = tensor(ctx, op.inputs[0]), *filter = tensor(ctx, op.inputs[1]);
-  auto id = dimsOf(*in), fd = dimsOf(*filter);
-  LCE_ENSURE(ctx, id.size() == 4 && fd.size() == 4, "LceBconv2d: input and filter must be 4-D");
-  LCE_ENSURE(ctx, in->type == kTfLiteInt32 && filter->type == kTfLiteInt32,
-             "LceBconv2d: input and filter must be bitpacked int32");
-  s.batch = id[0], s.inHeight = id[1], s.inWidth = id[2];
-  s.channelsIn = option(op, "channels_in", -1);
-  s.channelsOut = fd[0], s.filterHeight = fd[1], s.filterWidth = fd[2];
-  LCE_ENSURE(ctx, s.channelsIn > 0 && fd[3] > 0 && packedWords(s.channelsIn) % fd[3] == 0,
-             "LceBconv2d: channels_in does not match the packed filter depth");
-  s.groups = packedWords(s.channelsIn) / fd[3];
-  s.strideHeight = option(op, "stride_height", 1), s.strideWidth = option(op, "stride_width", 1);
-  s.dilationHeight = option(op, "dilation_height_factor", 1);
-  s.dilationWidth = option(op, "dilation_width_factor", 1);
-  const int64_t padding = option(op, "padding", -1);
-  LCE_ENSURE(ctx, padding == 0 || padding == 1, "LceBconv2d: padding must be SAME (0) or VALID (1)");
-  s.samePadding = padding == 0;
-  s.padValues = static_cast<int>(option(op, "pad_values", 0));
-  const std::string err = s.finalize();
-  LCE_ENSURE(ctx, err.empty(), "LceBconv2d: %s", err.c_str());
-  LCE_ENSURE(ctx, id[3] == s.wordsIn, "LceBconv2d: input depth must be ceil(channels_in/32)");
-  return kTfLiteOk;
-}
-
-TfLiteStatus prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
-  for (int i : op.inputs) LCE_ENSURE(ctx, i == -1 || tensor(ctx, i), "Lce op: bad input tensor index");
-  for (int i : op.outputs) LCE_ENSURE(ctx, tensor(ctx, i), "Lce op: bad output tensor index");
-  const TfLiteTensor *in = tensor(ctx, op.inputs[0]);
-  TfLiteTensor *out = tensor(ctx, op.outputs[0]);
-  LCE_ENSURE(ctx, in != nullptr, "Lce op: missing input");
-  auto id = dimsOf(*in);
+// Checks common to every op kind (one output it may write, inputs that exist), then the op's
+// own prepare step.
+bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
+  Step s{ctx, p, op, NodeChecker(ctx, opName(op.kind), op.nodeIndex)};
+  NodeChecker &c = s.check;
+  op.planned.clear();
+  if (!op.initError.empty()) return c.fail("%s", op.initError.c_str());
+  if (!c.count(op.outputs, 1, "output")) return false;
+  TfLiteTensor *out = c.tensor(op.outputs[0], "the output");
+  if (!out || !c.writable(op.outputs[0], *out, op.inputs)) return false;
+  for (size_t k = 0; k < op.inputs.size(); ++k)
+    if (op.inputs[k] != -1 || op.kind != OpKind::kBconv2d || k < 2) {
+      const std::string what = "input " + std::to_string(k);
+      if (!c.tensor(op.inputs[k], what.c_str())) return false;
+    }
   switch (op.kind) {
-    case OpKind::kQuantize: {
-      LCE_ENSURE(ctx, in->type == kTfLiteFloat32 || in->type == kTfLiteInt8, "LceQuantize: input must be float32 or int8");
-      LCE_ENSURE(ctx, out->type == kTfLiteInt32 && !id.empty(), "LceQuantize: output must be int32, input ranked");
-      id.back() = packedWords(id.back());
-      return resize(ctx, p, op.outputs[0], id);
-    }
-    case OpKind::kDequantize: {
-      auto od = dimsOf(*out);
-      LCE_ENSURE(ctx, in->type == kTfLiteInt32 && (out->type == kTfLiteFloat32 || out->type == kTfLiteInt8),
-                 "LceDequantize: int32 to float32 or int8");
-      LCE_ENSURE(ctx, !od.empty() && od.size() == id.size() && packedWords(od.back()) == id.back(),
-                 "LceDequantize: output channels do not match the packed input");
-      LCE_ENSURE(ctx, out->type != kTfLiteInt8 || out->params.scale > 0, "LceDequantize: int8 output needs a scale");
-      od.assign(id.begin(), id.end() - 1);
-      od.push_back(dimsOf(*out).back());
-      return resize(ctx, p, op.outputs[0], od);
-    }
-    case OpKind::kBconv2d: {
-      lce_kernels::Bconv2dShape &s = op.bconv;
-      if (bconvShape(ctx, op, s) != kTfLiteOk) return kTfLiteError;
-      LCE_ENSURE(ctx, op.inputs.size() == 5, "LceBconv2d: needs 5 inputs");
-      const int64_t act = option(op, "fused_activation_function", 0);
-      LCE_ENSURE(ctx, act >= 0 && act <= 3, "LceBconv2d: unsupported fused_activation_function %d", static_cast<int>(act));
-      const bool bitpacked = out->type == kTfLiteInt32;
-      LCE_ENSURE(ctx, bitpacked || out->type == kTfLiteFloat32 || out->type == kTfLiteInt8,
-                 "LceBconv2d: output must be float32, int8 or int32");
-      LCE_ENSURE(ctx, !bitpacked || op.inputs[4] >= 0, "LceBconv2d: bitpacked output needs thresholds");
-      LCE_ENSURE(ctx, out->type != kTfLiteInt8 || out->params.scale > 0, "LceBconv2d: int8 output needs a scale");
-      for (int k = 2; k < 5; ++k) {
-        if (op.inputs[k] < 0) continue;
-        const TfLiteTensor *t = tensor(ctx, op.inputs[k]);
-        LCE_ENSURE(ctx, numElements(dimsOf(*t)) == s.channelsOut, "LceBconv2d: per-channel input of the wrong size");
-        LCE_ENSURE(ctx, t->type == (k == 4 ? kTfLiteInt32 : kTfLiteFloat32), "LceBconv2d: per-channel input of the wrong type");
-      }
-      const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
-      LCE_ENSURE(ctx, dimsOf(*filter)[3] == s.wordsPerGroup, "LceBconv2d: filter depth must be ceil(channels_in/groups/32)");
-      op.constantFilter = filter->allocation_type == kTfLiteMmapRo && filter->data != nullptr;
-      try {  // the plan is the size of the output image times the taps: huge shapes may not fit
-        op.plan = std::make_unique<lce_kernels::Bconv2dPlan>(s);
-        if (op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
-      } catch (const std::exception &e) {
-        op.plan.reset();
-        LCE_ENSURE(ctx, false, "LceBconv2d: cannot prepare the kernel: %s", e.what());
-      }
-      return resize(ctx, p, op.outputs[0],
-                    {s.batch, s.outHeight, s.outWidth, bitpacked ? packedWords(s.channelsOut) : s.channelsOut});
-    }
-    case OpKind::kBMaxPool2d: {
-      LCE_ENSURE(ctx, in->type == kTfLiteInt32 && id.size() == 4, "LceBMaxPool2d: input must be 4-D int32");
-      lce_kernels::PoolShape &s = op.pool;
-      s.batch = id[0], s.inHeight = id[1], s.inWidth = id[2], s.words = id[3];
-      s.filterHeight = option(op, "filter_height", -1), s.filterWidth = option(op, "filter_width", -1);
-      s.strideHeight = option(op, "stride_height", -1), s.strideWidth = option(op, "stride_width", -1);
-      const int64_t padding = option(op, "padding", -1);
-      LCE_ENSURE(ctx, padding == 0 || padding == 1, "LceBMaxPool2d: padding must be SAME (0) or VALID (1)");
-      s.samePadding = padding == 0;
-      const std::string err = s.finalize();
-      LCE_ENSURE(ctx, err.empty(), "LceBMaxPool2d: %s", err.c_str());
-      return resize(ctx, p, op.outputs[0], {s.batch, s.outHeight, s.outWidth, s.words});
+    case OpKind::kQuantize: return prepareQuantize(s);
+    case OpKind::kDequantize: return prepareDequantize(s);
+    case OpKind::kBconv2d: return prepareBconv2d(s);
+    case OpKind::kBMaxPool2d: return prepareBMaxPool2d(s);
+  }
+  return false;
+}
+
+// Every tensor still has the shape and a buffer of the size it was planned with.
+bool stillAsPlanned(TfLiteContext *ctx, const Op &op) {
+  for (const PlannedTensor &t : op.planned) {
+    const TfLiteTensor &x = ctx->tensors[t.index];
+    if (!x.data || dimsOf(x.dims) != t.dims || static_cast<int64_t>(x.bytes) < t.bytes) {
+      NodeChecker(ctx, opName(op.kind), op.nodeIndex)
+          .fail("tensor %d changed after prepare (shape %s, planned %s) or has no buffer", t.index,
+                dimsText(dimsOf(x.dims)).c_str(), dimsText(t.dims).c_str());
+      return false;
     }
   }
-  return kTfLiteError;
+  return true;
 }
 
 TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
-  const TfLiteTensor *in = tensor(ctx, op.inputs[0]);
-  TfLiteTensor *out = tensor(ctx, op.outputs[0]);
-  auto id = dimsOf(*in);
-  LCE_ENSURE(ctx, in->data && out->data, "Lce op: unallocated tensor");
+  if (!stillAsPlanned(ctx, op)) return kTfLiteError;
+  const TfLiteTensor *in = &ctx->tensors[op.inputs[0]];
+  TfLiteTensor *out = &ctx->tensors[op.outputs[0]];
   const int threads = p.threads > 0 ? p.threads : std::max(1, ctx->recommended_num_threads);
   switch (op.kind) {
     case OpKind::kQuantize: {
-      const int64_t c = id.back(), rows = numElements(id) / std::max<int64_t>(c, 1);
+      const auto id = dimsOf(in->dims);
+      const int64_t c = id.back(), rows = elementsOf(id) / c;
       if (in->type == kTfLiteFloat32)
         lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data),
                                   threads);
@@ -265,44 +400,34 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
       return kTfLiteOk;
     }
     case OpKind::kDequantize: {
-      auto od = dimsOf(*out);
-      const int64_t c = od.back(), rows = numElements(od) / std::max<int64_t>(c, 1);
+      const auto od = dimsOf(out->dims);
+      const int64_t c = od.back(), rows = elementsOf(od) / c;
       if (out->type == kTfLiteFloat32)
         lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data),
                                      threads);
       else
-        lce_kernels::dequantizeInt8(static_cast<const int32_t *>(in->data), rows, c, out->params.scale,
+        lce_kernels::dequantizeInt8(static_cast<const int32_t *>(in->data), rows, c, op.dequantizeScale,
                                     out->params.zero_point, static_cast<int8_t *>(out->data), threads);
       return kTfLiteOk;
     }
     case OpKind::kBconv2d: {
-      lce_kernels::Bconv2dOutput o;
-      const int64_t act = option(op, "fused_activation_function", 0);
-      if (act == 1) o.clampLow = 0;                        // RELU
-      else if (act == 3) o.clampLow = 0, o.clampHigh = 6;  // RELU6
-      else if (act == 2) o.clampLow = -1, o.clampHigh = 1; // RELU_N1_TO_1
-      auto data = [&](int k) -> const void * { return op.inputs[k] >= 0 ? tensor(ctx, op.inputs[k])->data : nullptr; };
+      lce_kernels::Bconv2dOutput o = op.output;
+      auto data = [&](int k) -> const void * { return op.inputs[k] >= 0 ? ctx->tensors[op.inputs[k]].data : nullptr; };
       o.multiplier = static_cast<const float *>(data(2));
       o.bias = static_cast<const float *>(data(3));
       o.threshold = static_cast<const int32_t *>(data(4));
-      if (out->type == kTfLiteInt32) o.type = lce_kernels::OutputType::kBitpacked;
-      else if (out->type == kTfLiteInt8)
-        o.type = lce_kernels::OutputType::kInt8, o.scale = out->params.scale, o.zeroPoint = out->params.zero_point;
-      const TfLiteTensor *filter = tensor(ctx, op.inputs[1]);
-      LCE_ENSURE(ctx, op.plan && filter->data, "LceBconv2d: not prepared");
+      if (!op.plan) return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("not prepared"), kTfLiteError;
       try {
-        if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(filter->data));
+        if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(data(1)));
         op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
       } catch (const std::exception &e) {
-        LCE_ENSURE(ctx, false, "LceBconv2d: %s", e.what());
+        return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("%s", e.what()), kTfLiteError;
       }
       return kTfLiteOk;
     }
-    case OpKind::kBMaxPool2d: {
-      const lce_kernels::PoolShape &s = op.pool;
-      lce_kernels::bmaxpool2d(s, static_cast<const int32_t *>(in->data), static_cast<int32_t *>(out->data));
+    case OpKind::kBMaxPool2d:
+      lce_kernels::bmaxpool2d(op.pool, static_cast<const int32_t *>(in->data), static_cast<int32_t *>(out->data));
       return kTfLiteOk;
-    }
   }
   return kTfLiteError;
 }
@@ -321,15 +446,25 @@ void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
     Op op;
     op.nodeIndex = index;
     opKindOf(reg->custom_name, op.kind);
-    op.inputs.assign(node->inputs->data, node->inputs->data + node->inputs->size);
-    op.outputs.assign(node->outputs->data, node->outputs->data + node->outputs->size);
+    if (node->inputs) op.inputs.assign(node->inputs->data, node->inputs->data + node->inputs->size);
+    if (node->outputs) op.outputs.assign(node->outputs->data, node->outputs->data + node->outputs->size);
     std::string error;
-    if (!lce_delegate::parseIntMap(static_cast<const uint8_t *>(node->custom_initial_data),
-                                   node->custom_initial_data_size > 0 ? node->custom_initial_data_size : 0,
-                                   op.options, error)) {
-      ctx->ReportError(ctx, "%s (node %d): malformed custom options: %s", reg->custom_name, index, error.c_str());
-      op.options.clear();
-      op.options["__malformed__"] = 1;
+    if (node->custom_initial_data_size < 0 ||
+        !lce_delegate::parseIntMap(static_cast<const uint8_t *>(node->custom_initial_data),
+                                   node->custom_initial_data ? node->custom_initial_data_size : 0, op.options, error))
+      op.initError = "malformed custom options: " + (error.empty() ? std::string("negative size") : error);
+    if (tGraphErrors) {
+      auto it = tGraphErrors->find(index);
+      if (it != tGraphErrors->end() && op.initError.empty()) op.initError = it->second;
+    }
+    // The declared output shape, as the model has it (before any prepare resizes it).
+    if (op.outputs.size() == 1 && op.outputs[0] >= 0 && static_cast<size_t>(op.outputs[0]) < ctx->tensors_size) {
+      const TfLiteTensor &t = ctx->tensors[op.outputs[0]];
+      op.declaredOutput = dimsOf(t.dims);
+      const std::vector<int64_t> signature = dimsOf(t.dims_signature);
+      if (signature.size() == op.declaredOutput.size())
+        for (size_t k = 0; k < signature.size(); ++k)
+          if (signature[k] == -1) op.declaredOutput[k] = -1;
     }
     p->ops.push_back(std::move(op));
   }
@@ -340,12 +475,12 @@ void kernelFree(TfLiteContext *, void *buffer) { delete static_cast<Partition *>
 
 TfLiteStatus kernelPrepare(TfLiteContext *ctx, TfLiteNode *node) {
   auto *p = static_cast<Partition *>(node->user_data);
-  LCE_ENSURE(ctx, p != nullptr, "lce_convert delegate: initialisation failed");
-  for (Op &op : p->ops) {
-    LCE_ENSURE(ctx, !op.options.count("__malformed__"), "lce_convert delegate: malformed custom options");
-    LCE_ENSURE(ctx, !op.inputs.empty() && op.outputs.size() == 1, "Lce op: expected inputs and one output");
-    if (prepareOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
+  if (!p) {
+    ctx->ReportError(ctx, "lce_convert delegate: initialisation failed\n");
+    return kTfLiteError;
   }
+  for (Op &op : p->ops)
+    if (!prepareOp(ctx, *p, op)) return kTfLiteError;
   return kTfLiteOk;
 }
 
@@ -365,6 +500,40 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
   return kTfLiteOk;
 }
 
+// Graph-level checks of the claimed nodes: an output must have no other writer, and no node may
+// read it before this one runs (that includes a graph input that an earlier node reads).
+std::map<int, std::string> graphErrors(TfLiteContext *ctx, const TfLiteIntArray *plan, const std::vector<int> &claimed) {
+  std::map<int, int> writers, firstReader;  // tensor -> count / plan position
+  std::map<int, int> position;              // node -> plan position
+  for (int i = 0; i < plan->size; ++i) {
+    TfLiteNode *node;
+    TfLiteRegistration *reg;
+    if (ctx->GetNodeAndRegistration(ctx, plan->data[i], &node, &reg) != kTfLiteOk) continue;
+    position[plan->data[i]] = i;
+    if (node->outputs)
+      for (int k = 0; k < node->outputs->size; ++k) ++writers[node->outputs->data[k]];
+    if (node->inputs)
+      for (int k = 0; k < node->inputs->size; ++k) firstReader.emplace(node->inputs->data[k], i);
+  }
+  std::map<int, std::string> errors;
+  for (int index : claimed) {
+    TfLiteNode *node;
+    TfLiteRegistration *reg;
+    if (ctx->GetNodeAndRegistration(ctx, index, &node, &reg) != kTfLiteOk || !node->outputs) continue;
+    for (int k = 0; k < node->outputs->size; ++k) {
+      const int t = node->outputs->data[k];
+      if (t < 0) continue;
+      auto reader = firstReader.find(t);
+      if (writers[t] > 1)
+        errors[index] = "output tensor " + std::to_string(t) + " is also written by another node";
+      else if (reader != firstReader.end() && reader->second <= position[index])
+        errors[index] = "output tensor " + std::to_string(t) + " is read by node " +
+                        std::to_string(plan->data[reader->second]) + " before this node writes it";
+    }
+  }
+  return errors;
+}
+
 TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
   TfLiteIntArray *plan;
   if (ctx->GetExecutionPlan(ctx, &plan) != kTfLiteOk) return kTfLiteError;
@@ -377,6 +546,7 @@ TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
     if (reg->builtin_code == kTfLiteBuiltinCustom && opKindOf(reg->custom_name, kind)) claimed.push_back(plan->data[i]);
   }
   if (claimed.empty()) return kTfLiteOk;
+  const std::map<int, std::string> errors = graphErrors(ctx, plan, claimed);
   TfLiteRegistration kernel{};
   kernel.init = kernelInit;
   kernel.free = kernelFree;
@@ -386,7 +556,10 @@ TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
   kernel.custom_name = "LceConvertDelegate";
   kernel.version = 1;
   TfLiteIntArray *nodes = makeDims(std::vector<int64_t>(claimed.begin(), claimed.end()));
+  if (!nodes) return kTfLiteError;
+  tGraphErrors = &errors;
   const TfLiteStatus status = ctx->ReplaceNodeSubsetsWithDelegateKernels(ctx, kernel, nodes, delegate);
+  tGraphErrors = nullptr;
   std::free(nodes);
   return status;
 }

@@ -21,6 +21,7 @@ typedef enum {
 
 typedef enum {
   kTfLiteMemNone = 0, kTfLiteMmapRo, kTfLiteArenaRw, kTfLiteArenaRwPersistent, kTfLiteDynamic,
+  kTfLitePersistentRo, kTfLiteCustom, kTfLiteVariantObject,
 } TfLiteAllocationType;
 
 enum { kTfLiteBuiltinCustom = 32, kTfLiteBuiltinDelegate = 51 };
@@ -36,10 +37,23 @@ typedef struct {
   int32_t zero_point;
 } TfLiteQuantizationParams;
 
+typedef struct TfLiteFloatArray {
+  int size;
+  float data[];
+} TfLiteFloatArray;
+
+enum { kTfLiteNoQuantization = 0, kTfLiteAffineQuantization = 1 };
+
 typedef struct {
   int type;
-  void *params;
+  void *params;  // TfLiteAffineQuantization for kTfLiteAffineQuantization
 } TfLiteQuantization;
+
+typedef struct {
+  TfLiteFloatArray *scale;
+  TfLiteIntArray *zero_point;
+  int32_t quantized_dimension;
+} TfLiteAffineQuantization;
 
 struct TfLiteDelegate;
 
