@@ -12,6 +12,7 @@
 
 #include "lce_kernels/kernels.h"
 #include "output_transform.h"
+#include "shape_checks.h"
 
 namespace lce_kernels {
 
@@ -20,18 +21,31 @@ std::string Bconv2dShape::finalize() {
       filterWidth < 1 || strideHeight < 1 || strideWidth < 1 || dilationHeight < 1 || dilationWidth < 1 ||
       groups < 1)
     return "shapes, strides, dilations and groups must be positive";
+  if (!shape_checks::inInt32Range({batch, inHeight, inWidth, channelsIn, channelsOut, filterHeight, filterWidth,
+                                   strideHeight, strideWidth, dilationHeight, dilationWidth, groups}))
+    return "shapes, strides, dilations and groups must be below 2^31";
   if (channelsIn % groups || channelsOut % groups) return "channels must be divisible by groups";
   channelsPerGroup = channelsIn / groups;
   if (groups > 1 && channelsPerGroup % 32) return "grouped channels must be a multiple of 32";
   wordsPerGroup = packedWords(channelsPerGroup);
   wordsIn = packedWords(channelsIn);
-  K = filterHeight * filterWidth * channelsPerGroup;
-  const int64_t effH = (filterHeight - 1) * dilationHeight + 1, effW = (filterWidth - 1) * dilationWidth + 1;
+  if (__builtin_mul_overflow(filterHeight, filterWidth, &K) || __builtin_mul_overflow(K, channelsPerGroup, &K) ||
+      K > shape_checks::kInt32Max)
+    return "filter_height * filter_width * channels_in / groups must be below 2^31";
+  if (padValues != 0 && padValues != 1) return "pad_values must be 0 or 1";
+  int64_t effH, effW;
+  if (std::string err = shape_checks::window("height", inHeight, filterHeight, dilationHeight, strideHeight,
+                                             samePadding, effH);
+      !err.empty())
+    return err;
+  if (std::string err = shape_checks::window("width", inWidth, filterWidth, dilationWidth, strideWidth, samePadding,
+                                             effW);
+      !err.empty())
+    return err;
   if (std::string err = windowGeometry(inHeight, effH, strideHeight, samePadding, outHeight, padTop); !err.empty())
     return err;
   if (std::string err = windowGeometry(inWidth, effW, strideWidth, samePadding, outWidth, padLeft); !err.empty())
     return err;
-  if (padValues != 0 && padValues != 1) return "pad_values must be 0 or 1";
   return "";
 }
 

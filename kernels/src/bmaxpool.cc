@@ -4,6 +4,7 @@
 
 #include "lce_kernels/kernels.h"
 #include "output_transform.h"
+#include "shape_checks.h"
 
 namespace lce_kernels {
 
@@ -11,11 +12,19 @@ std::string PoolShape::finalize() {
   if (batch < 1 || inHeight < 1 || inWidth < 1 || words < 1 || filterHeight < 1 || filterWidth < 1 ||
       strideHeight < 1 || strideWidth < 1)
     return "shapes, filters and strides must be positive";
-  if (std::string err = windowGeometry(inHeight, filterHeight, strideHeight, samePadding, outHeight, padTop);
+  if (!shape_checks::inInt32Range({batch, inHeight, inWidth, words, filterHeight, filterWidth, strideHeight,
+                                   strideWidth}))
+    return "shapes, filters and strides must be below 2^31";
+  int64_t effH, effW;  // no dilation: the filter itself
+  if (std::string err = shape_checks::window("height", inHeight, filterHeight, 1, strideHeight, samePadding, effH);
       !err.empty())
     return err;
-  if (std::string err = windowGeometry(inWidth, filterWidth, strideWidth, samePadding, outWidth, padLeft);
+  if (std::string err = shape_checks::window("width", inWidth, filterWidth, 1, strideWidth, samePadding, effW);
       !err.empty())
+    return err;
+  if (std::string err = windowGeometry(inHeight, effH, strideHeight, samePadding, outHeight, padTop); !err.empty())
+    return err;
+  if (std::string err = windowGeometry(inWidth, effW, strideWidth, samePadding, outWidth, padLeft); !err.empty())
     return err;
   return "";
 }
