@@ -14,6 +14,7 @@
 // own flags from bconv2d_indirect_impl.h).
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <stdexcept>
 
 #include "bconv2d_indirect_kernel.h"
@@ -51,31 +52,89 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
       counted[q] = count;
     }
   skippedBegin[image] = static_cast<int32_t>(skipped.size());
+  pixelStep = s.strideWidth * s.wordsIn;
+  interiorRun.assign(image, 0);
+  for (int64_t q = image - 1; q >= 0; --q) {
+    bool inside = true;
+    for (int64_t t = 0; t < taps; ++t) inside &= offsets[q * taps + t] >= 0;
+    const bool rowContinues = (q + 1) % s.outWidth != 0 && q + 1 < image;
+    interiorRun[q] = inside ? 1 + (rowContinues ? interiorRun[q + 1] : 0) : 0;
+  }
+  // Border classes: the distinct sets of zero-padding taps (class 0: none).
+  pixelClass.assign(image, 0);
+  classSkipBegin.assign(1, 0);
+  classSkipBegin.push_back(0);
+  std::map<std::vector<int32_t>, int32_t> classes;
+  classes[{}] = 0;
+  for (int64_t q = 0; q < image; ++q) {
+    std::vector<int32_t> set(skipped.begin() + skippedBegin[q], skipped.begin() + skippedBegin[q + 1]);
+    auto it = classes.find(set);
+    if (it == classes.end()) {
+      it = classes.emplace(set, static_cast<int32_t>(classes.size())).first;
+      classSkipped.insert(classSkipped.end(), set.begin(), set.end());
+      classSkipBegin.push_back(static_cast<int32_t>(classSkipped.size()));
+    }
+    pixelClass[q] = it->second;
+  }
   lutBytes = (s.channelsPerGroup + 7) / 8;
   lutBlocksPerGroup = (outPerGroup + kLutBlock - 1) / kLutBlock;
   if (filter) setFilter(filter);
 }
 
+namespace {
+// The XOR + popcount kernels' filter layout with blocks of `block` output channels:
+// [groups][blocks per group][taps][words64][block], lane j of a block = output channel j of it
+// (a group's last block padded with zero channels), 64-bit depth words (an odd last 32-bit word
+// has a zero high half).
+template <class Vector>
+void packXorFilter(const Bconv2dShape &s, const int32_t *filter, int64_t taps, int64_t words64, int64_t block,
+                   Vector &out) {
+  const int64_t outPerGroup = s.channelsOut / s.groups, blocks = (outPerGroup + block - 1) / block;
+  out.assign(s.groups * blocks * taps * words64 * block, 0u);
+  for (int64_t c = 0; c < s.channelsOut; ++c) {
+    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / block, lane = (c % outPerGroup) % block;
+    uint64_t *dst = out.data() + (g * blocks + b) * taps * words64 * block;
+    for (int64_t t = 0; t < taps; ++t) {
+      const auto *w = reinterpret_cast<const uint32_t *>(filter) + (c * taps + t) * s.wordsPerGroup;
+      for (int64_t k = 0; k < s.wordsPerGroup; ++k)
+        dst[(t * words64 + k / 2) * block + lane] |= static_cast<uint64_t>(w[k]) << (32 * (k % 2));
+    }
+  }
+}
+}  // namespace
+
 void Bconv2dPlan::setFilter(const int32_t *filter) {
   const Bconv2dShape &s = shape;
-  packedFilter.assign(s.groups * blocksPerGroup * taps * words64 * kBlock, 0u);
+  packXorFilter(s, filter, taps, words64, kBlock, packedFilter);
   tapPopcount.assign(s.channelsOut * taps, 0);
-  for (int64_t c = 0; c < s.channelsOut; ++c) {
-    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / kBlock, lane = (c % outPerGroup) % kBlock;
-    uint64_t *block = packedFilter.data() + (g * blocksPerGroup + b) * taps * words64 * kBlock;
+  for (int64_t c = 0; c < s.channelsOut; ++c)
     for (int64_t t = 0; t < taps; ++t) {
       const auto *w = reinterpret_cast<const uint32_t *>(filter) + (c * taps + t) * s.wordsPerGroup;
       int32_t count = 0;
-      for (int64_t k = 0; k < s.wordsPerGroup; ++k) {
-        block[(t * words64 + k / 2) * kBlock + lane] |= static_cast<uint64_t>(w[k]) << (32 * (k % 2));
-        count += __builtin_popcount(w[k]);
-      }
+      for (int64_t k = 0; k < s.wordsPerGroup; ++k) count += __builtin_popcount(w[k]);
       tapPopcount[c * taps + t] = count;
+    }
+  const int64_t classCount = static_cast<int64_t>(classSkipBegin.size()) - 1;
+  classBase.assign(classCount * s.channelsOut, 0);
+  classHalfDelta.assign(classCount * s.channelsOut, 0);
+  for (int64_t k = 0; k < classCount; ++k) {
+    const int32_t begin = classSkipBegin[k], end = classSkipBegin[k + 1];
+    const int64_t counted = taps - (end - begin);
+    for (int64_t c = 0; c < s.channelsOut; ++c) {
+      int64_t base = counted * s.channelsPerGroup;
+      for (int32_t i = begin; i < end; ++i) base += 2 * tapPopcount[c * taps + classSkipped[i]];
+      classBase[k * s.channelsOut + c] = static_cast<int32_t>(base);
+      const int64_t delta = base - s.K;  // floor division by 2
+      classHalfDelta[k * s.channelsOut + c] = static_cast<int32_t>(delta >= 0 ? delta / 2 : -((1 - delta) / 2));
     }
   }
   lutFilter.clear();
+  wideFilter.clear();
+  wideBlocksPerGroup = (outPerGroup + kWideBlock - 1) / kWideBlock;
 #if defined(__x86_64__)
   const std::vector<Isa> isas = supportedIsas();
+  if (std::find(isas.begin(), isas.end(), Isa::kAvx512) != isas.end())
+    packXorFilter(s, filter, taps, words64, kWideBlock, wideFilter);
   if (std::find(isas.begin(), isas.end(), Isa::kAvx2) != isas.end()) {
     // Byte b of a group's filter holds channels 8b .. 8b+7 (little-endian words); the bytes past
     // the channel count are zero in the input and the filter alike, so they are not stored.

@@ -120,6 +120,27 @@ struct Bconv2dPlan {
   int64_t lutBytes = 0, lutBlocksPerGroup = 0;
   // [groups][lutBlocksPerGroup][taps][lutBytes][64], 64-byte aligned, or empty
   std::vector<uint8_t, CacheAlignedAllocator<uint8_t>> lutFilter;
+  // The AVX-512 kernel's filter (bconv2d_indirect_avx512.cc): the layout of packedFilter with
+  // blocks of 32 output channels (4 zmm of 8 x 64-bit lanes per depth word), built when the CPU
+  // has AVX-512: [groups][wideBlocksPerGroup][taps][words64][kWideBlock], or empty.
+  static constexpr int kWideBlock = 32;
+  int64_t wideBlocksPerGroup = 0;
+  std::vector<uint64_t, CacheAlignedAllocator<uint64_t>> wideFilter;
+  // Border classes: pixels whose zero-padding taps are the same set share a class (0: no
+  // zero-padding tap). conv = classBase[class][c] - 2 * (XOR popcount over every tap, padding
+  // taps reading zero words), i.e. counted taps * channels per group plus twice the skipped
+  // taps' filter popcounts. Built by setFilter.
+  std::vector<int32_t> pixelClass;     // [outHeight*outWidth]
+  std::vector<int32_t> classSkipBegin; // [classes + 1] into classSkipped
+  std::vector<int32_t> classSkipped;   // zero-padding taps of each class
+  std::vector<int32_t> classBase;      // [classes][channelsOut]
+  // floor((classBase - K) / 2): bitpacked output's bit is accum > threshold + this (accum the
+  // XOR popcount over every tap), i.e. (K - conv) > 2 * threshold.
+  std::vector<int32_t> classHalfDelta;  // [classes][channelsOut]
+  // Interior runs: the number of pixels from q on, in q's output row, all of whose taps are
+  // inside the input (so that pixel q + i reads tap t at offsets[q][t] + i * pixelStep words).
+  std::vector<int32_t> interiorRun;    // [outHeight*outWidth]
+  int64_t pixelStep = 0;               // strideWidth * wordsIn
   std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
   std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
