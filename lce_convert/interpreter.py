@@ -130,8 +130,11 @@ class Interpreter:
         self._refresh_details()
 
     def _refresh_details(self):
-        self._inputs = self._interpreter.get_input_details()
-        self._outputs = self._interpreter.get_output_details()
+        try:
+            self._inputs = self._interpreter.get_input_details()
+            self._outputs = self._interpreter.get_output_details()
+        except (RuntimeError, ValueError) as e:
+            raise InvalidModelError("the model's inputs or outputs are malformed: %s" % " ".join(str(e).split())) from None
 
     @property
     def input_details(self):

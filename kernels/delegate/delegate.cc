@@ -118,6 +118,7 @@ struct Op {
   std::string initError;                // malformed options, or a graph-level problem
   std::vector<int64_t> declaredOutput;  // the output's shape in the model (-1: dynamic)
   std::vector<PlannedTensor> planned;   // every tensor invoke touches, as planned
+  bool prepared = false;                // the last prepare succeeded
   // Bconv2d
   lce_kernels::Bconv2dShape bconv;
   std::unique_ptr<lce_kernels::Bconv2dPlan> plan;  // indirection and, for a constant filter, the filter
@@ -193,9 +194,10 @@ struct Step {
 // ---- LceQuantize: float32 or int8 [..., C] -> int32 [..., ceil(C/32)] ------------------------
 bool prepareQuantize(Step &s) {
   NodeChecker &c = s.check;
+  if (!c.count(s.op.inputs, 1, "inputs")) return false;
   const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
   const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
-  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteFloat32, kTfLiteInt8}) ||
+  if (!c.type(in, "the input", {kTfLiteFloat32, kTfLiteInt8}) ||
       !c.shape(in, "the input", -1) || !c.type(out, "the output", {kTfLiteInt32}))
     return false;
   if (in.type == kTfLiteInt8 && !c.int8Params(in, "the int8 input", false)) return false;
@@ -208,9 +210,10 @@ bool prepareQuantize(Step &s) {
 // ---- LceDequantize: int32 [..., ceil(C/32)] -> float32 or int8 [..., C] ---------------------
 bool prepareDequantize(Step &s) {
   NodeChecker &c = s.check;
+  if (!c.count(s.op.inputs, 1, "inputs")) return false;
   const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
   const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
-  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteInt32}) ||
+  if (!c.type(in, "the input", {kTfLiteInt32}) ||
       !c.shape(in, "the input", -1) || !c.type(out, "the output", {kTfLiteFloat32, kTfLiteInt8}))
     return false;
   if (out.type == kTfLiteInt8 && !c.int8Params(out, "the int8 output", true)) return false;
@@ -320,9 +323,10 @@ bool prepareBconv2d(Step &s) {
 // ---- LceBMaxPool2d: int32 [N, H, W, words] -> int32 [N, OH, OW, words] ----------------------
 bool prepareBMaxPool2d(Step &s) {
   NodeChecker &c = s.check;
+  if (!c.count(s.op.inputs, 1, "inputs")) return false;
   const TfLiteTensor &in = s.ctx->tensors[s.op.inputs[0]];
   const TfLiteTensor &out = s.ctx->tensors[s.op.outputs[0]];
-  if (!c.count(s.op.inputs, 1, "inputs") || !c.type(in, "the input", {kTfLiteInt32}) ||
+  if (!c.type(in, "the input", {kTfLiteInt32}) ||
       !c.shape(in, "the input", 4) || !c.type(out, "the output", {kTfLiteInt32}))
     return false;
   int64_t fh, fw, sh, sw, padding;
@@ -349,6 +353,7 @@ bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
   Step s{ctx, p, op, NodeChecker(ctx, opName(op.kind), op.nodeIndex)};
   NodeChecker &c = s.check;
   op.planned.clear();
+  op.prepared = false;
   if (!op.initError.empty()) return c.fail("%s", op.initError.c_str());
   if (!c.count(op.outputs, 1, "output")) return false;
   TfLiteTensor *out = c.tensor(op.outputs[0], "the output");
@@ -359,16 +364,17 @@ bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
       if (!c.tensor(op.inputs[k], what.c_str())) return false;
     }
   switch (op.kind) {
-    case OpKind::kQuantize: return prepareQuantize(s);
-    case OpKind::kDequantize: return prepareDequantize(s);
-    case OpKind::kBconv2d: return prepareBconv2d(s);
-    case OpKind::kBMaxPool2d: return prepareBMaxPool2d(s);
+    case OpKind::kQuantize: op.prepared = prepareQuantize(s); break;
+    case OpKind::kDequantize: op.prepared = prepareDequantize(s); break;
+    case OpKind::kBconv2d: op.prepared = prepareBconv2d(s); break;
+    case OpKind::kBMaxPool2d: op.prepared = prepareBMaxPool2d(s); break;
   }
-  return false;
+  return op.prepared;
 }
 
 // Every tensor still has the shape and a buffer of the size it was planned with.
 bool stillAsPlanned(TfLiteContext *ctx, const Op &op) {
+  if (!op.prepared) return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("invoked without a successful prepare");
   for (const PlannedTensor &t : op.planned) {
     const TfLiteTensor &x = ctx->tensors[t.index];
     if (!x.data || dimsOf(x.dims) != t.dims || static_cast<int64_t>(x.bytes) < t.bytes) {

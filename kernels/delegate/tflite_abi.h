@@ -12,16 +12,19 @@
 
 extern "C" {
 
-typedef enum { kTfLiteOk = 0, kTfLiteError = 1 } TfLiteStatus;
+typedef enum { kTfLiteOk = 0, kTfLiteError = 1, kTfLiteStatusLast = 0x7fffffff } TfLiteStatus;
 
 typedef enum {
   kTfLiteNoType = 0, kTfLiteFloat32 = 1, kTfLiteInt32 = 2, kTfLiteUInt8 = 3, kTfLiteInt64 = 4,
   kTfLiteString = 5, kTfLiteBool = 6, kTfLiteInt16 = 7, kTfLiteComplex64 = 8, kTfLiteInt8 = 9,
+  // A model may carry any value (newer types, or garbage): the enum spans the whole int range so
+  // that reading one is defined behaviour.
+  kTfLiteTypeLast = 0x7fffffff,
 } TfLiteType;
 
 typedef enum {
   kTfLiteMemNone = 0, kTfLiteMmapRo, kTfLiteArenaRw, kTfLiteArenaRwPersistent, kTfLiteDynamic,
-  kTfLitePersistentRo, kTfLiteCustom, kTfLiteVariantObject,
+  kTfLitePersistentRo, kTfLiteCustom, kTfLiteVariantObject, kTfLiteAllocationTypeLast = 0x7fffffff,
 } TfLiteAllocationType;
 
 enum { kTfLiteBuiltinCustom = 32, kTfLiteBuiltinDelegate = 51 };
