@@ -259,3 +259,58 @@ def test_bconv2d_threads_identical(seed):
     one = K.bconv2d(x, w, threads=1, **args)
     for threads in (2, 3, 7):
         np.testing.assert_array_equal(K.bconv2d(x, w, threads=threads, **args), one)
+
+
+def ref_post_ops(y, ops):
+    """The post ops of float output in float32, one op at a time, as TFLite's float kernels do
+    them (MUL/ADD by a per-channel constant, ADD of a same-shape tensor, ReLU-family clamps)."""
+    y = y.astype(np.float32)
+    for op in ops:
+        if op[0] == "mul":
+            y = (y * op[1]).astype(np.float32)
+        elif op[0] in ("add", "add_tensor"):
+            y = (y + op[1]).astype(np.float32)
+        else:
+            y = np.minimum(np.maximum(y, np.float32(op[1])), np.float32(op[2]))
+    return y
+
+
+@pytest.mark.parametrize("kernel", ["reference", "indirect"])
+@pytest.mark.parametrize("seed", range(24))
+def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
+    """Fused epilogues (what the delegate fuses into a Bconv2d's output pass): random chains of
+    per-channel MUL/ADD, residual ADD and ReLU-family clamps, then the Quantize bits (y < 0), with
+    and without the float result, on random shapes (groups, borders, partial channel blocks, 1 to
+    300 output channels)."""
+    rng = np.random.default_rng(5000 + seed)
+    t = random_case(rng, wide=seed % 2 == 1)
+    conv = ref_bconv2d(t["x"], t["w"], t["groups"], t["strides"], t["dilations"], t["padding"], t["pad_values"])
+    o = t["w"].shape[0]
+    kernel_k = t["w"].shape[1] * t["w"].shape[2] * t["w"].shape[3]
+    lo, hi = [(-kernel_k, kernel_k), (0, kernel_k), (0, 6), (-1, 1)][seed % 4]
+    mult = rng.normal(size=o).astype(np.float32)
+    bias = rng.normal(size=o).astype(np.float32)
+    ops = []
+    for _ in range(int(rng.integers(1, 5))):
+        kind = rng.choice(["mul", "add", "add_tensor", "clamp"])
+        if kind == "add_tensor":
+            ops.append(("add_tensor", rng.normal(size=conv.shape).astype(np.float32)))
+        elif kind == "clamp":
+            ops.append(("clamp",) + [(0.0, np.inf), (0.0, 6.0), (-1.0, 1.0)][int(rng.integers(0, 3))])
+        else:
+            ops.append((str(kind), rng.normal(size=o).astype(np.float32)))
+    # zeros in the residual make exact zeros (ties of the Quantize bit) likely
+    if seed % 3 == 0:
+        ops.append(("add_tensor", np.where(rng.random(conv.shape) < 0.3, 0.0, -1.0).astype(np.float32)))
+    expected = ref_post_ops((np.clip(conv, lo, hi).astype(np.float32) * mult).astype(np.float32) + bias, ops)
+    common = dict(channels_in=t["c"], groups=t["groups"], strides=t["strides"], dilations=t["dilations"],
+                  padding=t["padding"], pad_values=t["pad_values"], kernel=kernel, clamp=(lo, hi),
+                  multiplier=mult, bias=bias, post_ops=ops)
+    x_packed, w_packed = ref_bitpack(t["x"]), ref_bitpack(t["w"])
+    y = K.bconv2d(x_packed, w_packed, **common)
+    np.testing.assert_array_equal(y, expected)
+    y, bits = K.bconv2d(x_packed, w_packed, quantize=True, **common)
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(bits, ref_bitpack(expected))
+    only_bits = K.bconv2d(x_packed, w_packed, quantize=True, write_float=False, threads=3, **common)
+    np.testing.assert_array_equal(only_bits, ref_bitpack(expected))

@@ -61,12 +61,13 @@ py::array dequantize(Array<int32_t> x, int64_t channels, std::optional<float> sc
   return out;
 }
 
-py::array bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channelsIn, int64_t groups,
+py::object bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channelsIn, int64_t groups,
                   std::pair<int64_t, int64_t> strides, std::pair<int64_t, int64_t> dilations,
                   const std::string &padding, int padValues, const std::string &outputType,
                   std::pair<int64_t, int64_t> clamp, std::optional<Array<float>> multiplier,
                   std::optional<Array<float>> bias, std::optional<Array<int32_t>> threshold, float scale,
-                  int zeroPoint, const std::string &kernel, int threads) {
+                  int zeroPoint, const std::string &kernel, int threads, py::list postOps, bool quantize,
+                  bool writeFloat) {
   if (threads < 1) throw py::value_error("threads must be positive");
   if (kernel != "reference" && kernel != "indirect") throw py::value_error("kernel must be reference or indirect");
   if (input.ndim() != 4 || filter.ndim() != 4) throw py::value_error("input and filter must be 4-D");
@@ -110,14 +111,57 @@ py::array bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channelsI
   } else {
     throw py::value_error("output_type must be float, int8 or bitpacked");
   }
+  // Float output's post ops: ("mul", [C]), ("add", [C]), ("add_tensor", [N, OH, OW, C]),
+  // ("clamp", lo, hi); quantize: also the fused Quantize bits (returned as (float, bits), or
+  // bits alone when write_float is False).
+  std::vector<PostOp> ops;
+  std::vector<Array<float>> opArrays;
+  for (py::handle item : postOps) {
+    auto t = item.cast<py::tuple>();
+    if (t.size() < 2) throw py::value_error("a post op is (kind, values) or (\"clamp\", lo, hi)");
+    const std::string kind = t[0].cast<std::string>();
+    PostOp op;
+    if (kind == "clamp") {
+      if (t.size() != 3) throw py::value_error("clamp takes lo and hi");
+      op.kind = PostOp::Kind::kClamp, op.lo = t[1].cast<float>(), op.hi = t[2].cast<float>();
+    } else {
+      opArrays.push_back(t[1].cast<Array<float>>());
+      const Array<float> &v = opArrays.back();
+      if (kind == "mul" || kind == "add") {
+        if (v.ndim() != 1 || v.shape(0) != s.channelsOut) throw py::value_error(kind + " takes one value per channel");
+        op.kind = kind == "mul" ? PostOp::Kind::kMul : PostOp::Kind::kAdd;
+      } else if (kind == "add_tensor") {
+        if (shapeOf(v) != outShape) throw py::value_error("add_tensor takes a tensor of the output's shape");
+        op.kind = PostOp::Kind::kAddTensor;
+      } else {
+        throw py::value_error("unknown post op " + kind);
+      }
+      op.values = v.data();
+    }
+    ops.push_back(op);
+  }
+  py::array_t<int32_t> bits;
+  if (!ops.empty() || quantize || !writeFloat) {
+    if (o.type != OutputType::kFloat) throw py::value_error("post ops and quantize need float output");
+    if (!quantize && !writeFloat) throw py::value_error("write_float=False needs quantize");
+    o.postOps = ops.data(), o.postOpCount = static_cast<int>(ops.size()), o.writeFloat = writeFloat;
+    if (quantize) {
+      std::vector<int64_t> bitsShape = outShape;
+      bitsShape.back() = packedWords(s.channelsOut);
+      bits = py::array_t<int32_t>(bitsShape);
+      o.bits = bits.mutable_data();
+    }
+  }
+  void *outData = writeFloat ? out.mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
     if (kernel == "reference")
-      bconv2dReference(s, input.data(), filter.data(), o, out.mutable_data());
+      bconv2dReference(s, input.data(), filter.data(), o, outData);
     else
-      bconv2dIndirect(s, input.data(), filter.data(), o, out.mutable_data(), threads);
+      bconv2dIndirect(s, input.data(), filter.data(), o, outData, threads);
   }
-  return out;
+  if (quantize) return writeFloat ? py::object(py::make_tuple(out, bits)) : py::object(bits);
+  return std::move(out);
 }
 
 py::array bmaxpool(Array<int32_t> input, std::pair<int64_t, int64_t> filterSize,
@@ -162,7 +206,8 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("pad_values") = 0, py::arg("output_type") = "float",
         py::arg("clamp") = std::pair<int64_t, int64_t>{INT32_MIN, INT32_MAX}, py::arg("multiplier") = py::none(),
         py::arg("bias") = py::none(), py::arg("threshold") = py::none(), py::arg("scale") = 1.0f,
-        py::arg("zero_point") = 0, py::arg("kernel") = "indirect", py::arg("threads") = 1);
+        py::arg("zero_point") = 0, py::arg("kernel") = "indirect", py::arg("threads") = 1,
+        py::arg("post_ops") = py::list(), py::arg("quantize") = false, py::arg("write_float") = true);
   m.def("bmaxpool", &bmaxpool, py::arg("input"), py::arg("filter_size"), py::arg("strides"),
         py::arg("padding"));
 }

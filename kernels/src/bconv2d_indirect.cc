@@ -170,6 +170,7 @@ void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, i
 #endif
   const int64_t pixels = shape.batch * shape.outHeight * shape.outWidth;
   if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
+  if (o.type == OutputType::kFloat && o.bits) std::fill_n(o.bits, pixels * packedWords(shape.channelsOut), 0);
   const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
   if (threads <= 1 || tiles < 2) {
     std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);

@@ -129,21 +129,45 @@ __attribute__((noinline)) void lutAccumulate(const uint32_t *const *x, int64_t t
 }
 
 // Float output of pixels without zero-padding taps, lanes a multiple of 8: writeOutput's math
-// (conv = full - 2 * acc, clamped in std::clamp's order, float32 multiply, then add) with AVX2,
-// 8 channels at a time. (The generic loops in bconv2d_indirect_impl.h did not vectorize well
-// inlined here: they took a quarter of the 56x56x64 layer's time.)
+// (conv = full - 2 * acc, clamped in std::clamp's order, float32 multiply, then add, then the
+// post ops and the fused Quantize bits of finishFloat) with AVX2, 8 channels at a time. (The
+// generic loops in bconv2d_indirect_impl.h did not vectorize well inlined here: they took a
+// quarter of the 56x56x64 layer's time.)
 void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int32_t *full, int64_t c0, int lanes,
                     const int32_t *acc, int stride) {
+  const Bconv2dOutput &o = ctx.o;
+  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
   const __m256i lo = _mm256_set1_epi32(ctx.lo32), hi = _mm256_set1_epi32(ctx.hi32);
+  const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < valid; ++i) {
+    const int64_t pixel = p0 + i;
     const __m256i f = _mm256_set1_epi32(full[i]);
-    float *y = static_cast<float *>(ctx.out) + (p0 + i) * ctx.s.channelsOut + c0;
     for (int j = 0; j < lanes; j += 8) {
+      const int64_t c = c0 + j;
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i * stride + j));
       const __m256i v = _mm256_sub_epi32(f, _mm256_add_epi32(a, a));
       const __m256i clamped = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));
-      const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(clamped), _mm256_loadu_ps(ctx.mult + c0 + j));
-      _mm256_storeu_ps(y + j, _mm256_add_ps(scaled, _mm256_loadu_ps(ctx.bias + c0 + j)));
+      const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(clamped), _mm256_loadu_ps(ctx.mult + c));
+      __m256 r = _mm256_add_ps(scaled, _mm256_loadu_ps(ctx.bias + c));
+      for (int k = 0; k < o.postOpCount; ++k) {
+        const PostOp &op = o.postOps[k];
+        switch (op.kind) {
+          case PostOp::Kind::kMul: r = _mm256_mul_ps(r, _mm256_loadu_ps(op.values + c)); break;
+          case PostOp::Kind::kAdd: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + c)); break;
+          case PostOp::Kind::kAddTensor: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + pixel * C + c)); break;
+          case PostOp::Kind::kClamp:
+            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(op.lo)), _mm256_set1_ps(op.hi));
+            break;
+        }
+      }
+      if (o.writeFloat) _mm256_storeu_ps(static_cast<float *>(ctx.out) + pixel * C + c, r);
+      if (o.bits) {  // 8 bits at channel c (they may straddle two words)
+        const uint64_t m = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ)));
+        auto *w = reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c / 32;
+        const uint64_t shifted = m << (c % 32);
+        w[0] |= static_cast<uint32_t>(shifted);
+        if (shifted >> 32) w[1] |= static_cast<uint32_t>(shifted >> 32);
+      }
     }
   }
 }

@@ -27,6 +27,9 @@
 //   - float: conv = classBase[class] - 2 * acc, clamp as std::clamp, float32 multiply, then add;
 //   - bitpacked: bit = acc > clamp(threshold, -1, K) + classHalfDelta[class], the same as
 //     (K - conv) > 2 * threshold (bconv2d_indirect.cc), 16 channels per compare mask;
+//   - float with post ops (fused MUL/ADD/residual ADD/ReLU) or a fused Quantize: the counts are
+//     stored and finishFloat below runs the same transform, the post ops and the bits 16
+//     channels at a time (kept out of the tile function: the 24 accumulators need its registers);
 //   - int8: the counts are stored and TileContext::writeTile does the generic transform.
 #include <immintrin.h>
 
@@ -193,12 +196,58 @@ TileFn tileFn(bool row, int nv) {
   return row ? kTiles<Source::kRow, kEpilogue>[nv] : kTiles<Source::kPointers, kEpilogue>[nv];
 }
 
+// Float output with post ops and/or the fused Quantize, from the counts of one block:
+// output_transform.h's writeOutput + finishFloat, 16 channels at a time. base: the pixels'
+// classBase rows at the block's first channel c0.
+void finishFloat(const TileContext &ctx, int64_t p0, int valid, const int32_t *const *base, int64_t c0, int lanes,
+                 const int32_t *acc) {
+  const Bconv2dOutput &o = ctx.o;
+  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
+  const __m512i lo = _mm512_set1_epi32(ctx.lo32), hi = _mm512_set1_epi32(ctx.hi32);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int i = 0; i < valid; ++i) {
+    const int64_t pixel = p0 + i;
+    uint64_t bits = 0;
+    for (int j = 0; j < lanes; j += 16) {
+      const __mmask16 m = laneMask(lanes - j);
+      const int64_t c = c0 + j;
+      const __m512i a = _mm512_maskz_load_epi32(m, acc + i * kWide + j);
+      const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base[i] + j), _mm512_add_epi32(a, a));
+      const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
+      const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, ctx.mult + c));
+      __m512 r = _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, ctx.bias + c));
+      for (int k = 0; k < o.postOpCount; ++k) {
+        const PostOp &op = o.postOps[k];
+        switch (op.kind) {
+          case PostOp::Kind::kMul: r = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, op.values + c)); break;
+          case PostOp::Kind::kAdd: r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, op.values + c)); break;
+          case PostOp::Kind::kAddTensor:
+            r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, op.values + pixel * C + c));
+            break;
+          case PostOp::Kind::kClamp:
+            r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(op.lo)), _mm512_set1_ps(op.hi));
+            break;
+        }
+      }
+      if (o.writeFloat) _mm512_mask_storeu_ps(static_cast<float *>(ctx.out) + pixel * C + c, m, r);
+      bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << j;
+    }
+    if (o.bits) {  // the words were zeroed by run(); the block's bits may straddle two words
+      auto *w = reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c0 / 32;
+      bits <<= c0 % 32;
+      w[0] |= static_cast<uint32_t>(bits);
+      if (bits >> 32) w[1] |= static_cast<uint32_t>(bits >> 32);
+    }
+  }
+}
+
 void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
              int64_t endTile, const uint32_t **x) {
   const TileContext ctx(plan, input, o, out);
   const Bconv2dShape &s = plan.shape;
   const int64_t blockWords = ctx.taps * plan.words64 * kWide, outWords = packedWords(s.channelsOut);
-  const Epilogue epilogue = o.type == OutputType::kFloat       ? Epilogue::kFloat
+  const bool plainFloat = o.type == OutputType::kFloat && o.postOpCount == 0 && !o.bits && o.writeFloat;
+  const Epilogue epilogue = plainFloat                          ? Epilogue::kFloat
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
@@ -243,7 +292,8 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
           to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
           to.out[i] = epilogue == Epilogue::kBits
                           ? static_cast<void *>(static_cast<uint32_t *>(out) + (p0 + i) * outWords + c0 / 32)
-                          : static_cast<void *>(static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0);
+                      : out ? static_cast<void *>(static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0)
+                            : nullptr;
         }
         const int nv = (lanes + 7) / 8;
         const TileFn fn = epilogue == Epilogue::kFloat  ? tileFn<Epilogue::kFloat>(row, nv)
@@ -251,7 +301,10 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
                                                         : tileFn<Epilogue::kCounts>(row, nv);
         fn(x, rowBase, tapOffsets, plan.pixelStep, ctx.taps, groupOffset, w + b * blockWords, blockWords,
            s.wordsPerGroup, blocks, to);
-        if (epilogue == Epilogue::kCounts) ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
+        if (epilogue == Epilogue::kCounts) {
+          if (o.type == OutputType::kFloat) finishFloat(ctx, p0, valid, to.classRow, c0, lanes, acc);
+          else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
+        }
         b += blocks, c0 += blocks * kWide;
       }
     }

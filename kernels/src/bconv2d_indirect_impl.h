@@ -70,6 +70,7 @@ struct TileContext {
     lo = std::max<int64_t>(o.clampLow, -s.K), hi = std::min<int64_t>(o.clampHigh, s.K);
     lo32 = static_cast<int32_t>(lo), hi32 = static_cast<int32_t>(hi);
     floatOut = o.type == OutputType::kFloat;
+    plainFloat = floatOut && o.postOpCount == 0 && !o.bits && o.writeFloat;
     // Float output without multiplier or bias uses 1 and 0 (the same float operations).
     mult = o.multiplier ? o.multiplier : plan.ones.data();
     bias = o.bias ? o.bias : plan.floatZeros.data();
@@ -110,7 +111,7 @@ struct TileContext {
       for (int i = 0; i < valid; ++i)
         for (int32_t k = skippedBegin[qs[i]]; k < skippedBegin[qs[i] + 1]; ++k)
           for (int j = 0; j < lanes; ++j) conv[i * stride + j] += 2 * tapPopcount[(c0 + j) * taps + skipped[k]];
-    if (floatOut && lanes % kBlock == 0) {  // the common case, vectorized
+    if (plainFloat && lanes % kBlock == 0) {  // the common case, vectorized
       for (int i = 0; i < valid; ++i)
         for (int j = 0; j < lanes; j += kBlock)
           writeFloatBlock(conv + i * stride + j, mult + c0 + j, bias + c0 + j, lo32, hi32,
@@ -142,7 +143,7 @@ struct TileContext {
   const uint32_t *in;
   int64_t taps, image, pixels, imageWords, lo, hi;
   int32_t lo32, hi32;
-  bool floatOut;
+  bool floatOut, plainFloat;  // plainFloat: float output without post ops or fused Quantize
   const float *mult, *bias;
   const int64_t *offsets;
   const int32_t *counted, *skippedBegin, *skipped, *tapPopcount;

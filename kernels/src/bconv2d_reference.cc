@@ -60,6 +60,7 @@ void bconv2dReference(const Bconv2dShape &s, const int32_t *input, const int32_t
         const int64_t pixel = (n * s.outHeight + oy) * s.outWidth + ox;
         if (o.type == OutputType::kBitpacked)
           std::fill_n(static_cast<int32_t *>(out) + pixel * outWords, outWords, 0);
+        if (o.type == OutputType::kFloat && o.bits) std::fill_n(o.bits + pixel * outWords, outWords, 0);
         for (int64_t c = 0; c < s.channelsOut; ++c) {
           const int64_t g = c / outPerGroup;
           int64_t conv = 0;

@@ -28,6 +28,33 @@ std::string windowGeometry(int64_t in, int64_t effective, int64_t stride, bool s
   return "";
 }
 
+// The post ops of float output (PostOp) on channel c of pixel `pixel`. max and min as the
+// vector instructions do them (maxps/minps: the second operand unless the first is greater /
+// smaller), so that every path gives the same bits, signed zeros included.
+inline float applyPostOps(const Bconv2dOutput &o, int64_t channelsOut, int64_t pixel, int64_t c, float y) {
+  for (int k = 0; k < o.postOpCount; ++k) {
+    const PostOp &op = o.postOps[k];
+    switch (op.kind) {
+      case PostOp::Kind::kMul: y = y * op.values[c]; break;
+      case PostOp::Kind::kAdd: y = y + op.values[c]; break;
+      case PostOp::Kind::kAddTensor: y = y + op.values[pixel * channelsOut + c]; break;
+      case PostOp::Kind::kClamp:
+        y = y > op.lo ? y : op.lo;
+        y = y < op.hi ? y : op.hi;
+        break;
+    }
+  }
+  return y;
+}
+
+// Float output of channel c of pixel `pixel` after the Bconv2d's transform: the post ops, the
+// float result (unless skipped) and the fused Quantize bit (its words zeroed beforehand).
+inline void finishFloat(const Bconv2dOutput &o, int64_t channelsOut, int64_t pixel, int64_t c, float y, void *out) {
+  if (o.postOpCount) y = applyPostOps(o, channelsOut, pixel, c, y);
+  if (o.writeFloat) static_cast<float *>(out)[pixel * channelsOut + c] = y;
+  if (o.bits && y < 0.0f) o.bits[pixel * packedWords(channelsOut) + c / 32] |= static_cast<int32_t>(1u << (c % 32));
+}
+
 // Writes output channel `c` of output pixel `pixel` from its conv value (semantics.md):
 // float: clamp(conv, lo, hi) * m + b in float32 (no FMA contraction: build with
 // -ffp-contract=off); int8: round(y / scale) + zero point, saturated; bitpacked: bit = 1 when
@@ -43,7 +70,7 @@ void writeOutput(const Bconv2dOutput &o, int64_t K, int64_t lo, int64_t hi, int6
   const float scaled = clamped * (o.multiplier ? o.multiplier[c] : 1.0f);
   const float y = scaled + (o.bias ? o.bias[c] : 0.0f);
   if (o.type == OutputType::kFloat) {
-    static_cast<float *>(out)[pixel * channelsOut + c] = y;
+    finishFloat(o, channelsOut, pixel, c, y, out);
   } else {
     const float q = std::round(y / o.scale) + static_cast<float>(o.zeroPoint);
     static_cast<int8_t *>(out)[pixel * channelsOut + c] = static_cast<int8_t>(std::clamp(q, -128.0f, 127.0f));

@@ -74,6 +74,18 @@ struct Bconv2dShape {
   std::string finalize();
 };
 
+// A float operation applied to float output after the Bconv2d's own transform, as the
+// following TFLite op would do it (the delegate fuses those ops into the Bconv2d's output pass):
+// y = y * values[c], y = y + values[c], y = y + values[pixel][c] (a residual tensor of the
+// output's shape), or y = min(max(y, lo), hi) (a ReLU-family activation). Each is one float32
+// operation, in the order given, so the results are those of running the ops one by one.
+struct PostOp {
+  enum class Kind { kMul, kAdd, kAddTensor, kClamp };
+  Kind kind = Kind::kClamp;
+  const float *values = nullptr;  // kMul/kAdd: [channelsOut]; kAddTensor: [batch*OH*OW][channelsOut]
+  float lo = 0, hi = 0;           // kClamp
+};
+
 struct Bconv2dOutput {
   OutputType type = OutputType::kFloat;
   int64_t clampLow = INT32_MIN, clampHigh = INT32_MAX;  // on the conv value; intersected with [-K, K]
@@ -82,6 +94,13 @@ struct Bconv2dOutput {
   const int32_t *threshold = nullptr;  // [channelsOut], bitpacked output
   float scale = 1.0f;                  // int8 output
   int32_t zeroPoint = 0;               // int8 output
+  // Float output only: post ops, then (bits != null) also the LceQuantize of the result,
+  // bit = y < 0, as int32[batch*OH*OW][ceil(channelsOut/32)]; writeFloat = false skips the
+  // float result itself (`out` may then be null).
+  const PostOp *postOps = nullptr;
+  int postOpCount = 0;
+  int32_t *bits = nullptr;
+  bool writeFloat = true;
 };
 
 // Reference implementation: direct loops, exactly semantics.md. `out` is float[N,OH,OW,O],
