@@ -232,12 +232,24 @@ class _Reader:
 
     def _describe(self, m):
         self.model = m
+        # Symbols: a subgraph's own name when it is a valid, first-seen identifier; else a fallback
+        # subgraph_<i> (suffixed until it collides with no other symbol, own names included).
+        names = [(g.name or b"").decode("utf-8", "replace") for g in m.subgraphs]
+        own, taken = [], set()
+        for name in names:
+            ok = re.fullmatch(r"[A-Za-z_][\w.$-]*", name) is not None and name not in taken
+            own.append(ok)
+            if ok:
+                taken.add(name)
         self.func_names = []
-        used = set()
-        for i, g in enumerate(m.subgraphs):
-            name = (g.name or b"").decode("utf-8", "replace")
-            sym = name if re.fullmatch(r"[A-Za-z_][\w.$-]*", name) and name not in used else "subgraph_%d" % i
-            used.add(sym)
+        for i, name in enumerate(names):
+            sym = name
+            if not own[i]:
+                sym, k = "subgraph_%d" % i, 0
+                while sym in taken:
+                    k += 1
+                    sym = "subgraph_%d_%d" % (i, k)
+                taken.add(sym)
             self.func_names.append(sym)
         functions = [self._function(i, g) for i, g in enumerate(m.subgraphs)]
         attrs = {"tfl.schema_version": int(m.version)}
@@ -291,8 +303,10 @@ class _Reader:
         dims = shape
         if t.shapeSignature is not None and len(t.shapeSignature):
             sig = [int(d) for d in t.shapeSignature]
-            if len(sig) != len(shape) or any(d < -1 for d in sig):
-                raise InvalidModelError("%s has shape %s but signature %s" % (where, shape, sig))
+            if len(sig) != len(shape) or any(d < -1 for d in sig) or any(
+                    d != -1 and d != e for d, e in zip(sig, shape)):
+                raise InvalidModelError("%s has shape %s but shape_signature %s (each entry must be -1 or the "
+                                        "shape's)" % (where, shape, sig))
             dims = sig
             if [1 if d == -1 else d for d in sig] != shape:
                 info["shape"] = np.array(shape, np.int32)
@@ -494,6 +508,7 @@ class _Reader:
             if op.customOptionsFormat:
                 attrs["tfl.custom_options_format"] = int(op.customOptionsFormat)
             return {"name": "tfl.custom", "attrs": attrs}
+        self._check_window_options(name, op, where, ctx)
         typed = self._typed(name, op, version, len(out_types), extra)
         if typed is not None:
             return typed
@@ -507,6 +522,22 @@ class _Reader:
                 attrs[union + "_type"] = names[type_index]
                 attrs[union] = self._options_dict(value)
         return {"name": "tfl.builtin", "attrs": attrs}
+
+    # Options of windowed ops that TFLite divides by or loops over: a zero or negative value is
+    # refused here, naming the operator, rather than reaching a pass or a kernel.
+    _WINDOW_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "CONV_3D_TRANSPOSE",
+                   "MAX_POOL_2D", "AVERAGE_POOL_2D", "L2_POOL_2D"}
+    _WINDOW_FIELDS = ("strideW", "strideH", "strideD", "dilationWFactor", "dilationHFactor", "dilationDFactor",
+                      "filterWidth", "filterHeight")
+
+    def _check_window_options(self, name, op, where, ctx):
+        if name not in self._WINDOW_OPS or op.builtinOptions is None:
+            return
+        for field in self._WINDOW_FIELDS:
+            v = getattr(op.builtinOptions, field, None)
+            if isinstance(v, int) and v < 1:
+                raise InvalidModelError("%s: %s (%s) has %s = %d; strides, dilations and filter sizes must be "
+                                        "at least 1" % (where, ctx, name, _snake(field), v))
 
     def _intermediate(self, i, where):
         """Intermediate tensors (quantized LSTMs keep scales on them) travel as plain tensor

@@ -1,6 +1,18 @@
 // The lce_convert TFLite delegate: an external delegate (plain C ABI, loaded with
 // `load_delegate`) that claims the LceQuantize, LceDequantize, LceBconv2d and LceBMaxPool2d
-// custom nodes and runs them with lce_kernels; TFLite/XNNPACK keeps every builtin op.
+// custom nodes and runs them with lce_kernels; TFLite/XNNPACK keeps the builtin ops, except the
+// ones fused into a Bconv2d below.
+//
+// Fused epilogues (delegate option fuse, on by default): the flatbuffer stays LCE-compatible, and
+// the delegate claims, after a Bconv2d with float output, the chain of float ops that read only
+// its result: MUL or ADD by a per-channel (or scalar) constant, the ADD of a residual tensor of
+// the same shape, RELU / RELU6 / RELU_N1_TO_1 (and the fused activations of ADD/MUL), and then
+// an LceQuantize of the chain's result. The Bconv2d's output pass applies them
+// (lce_kernels::PostOp): the same float32 operations in the same order, so the results are
+// bit-identical to running the ops one by one, and the intermediate tensors are never written.
+// A claimed builtin that cannot be fused where it stands (a partition boundary, another reader)
+// runs on its own here, with the same arithmetic. The profile names a fused node by its chain
+// ("LceBconv2d+ADD+LceQuantize").
 //
 // The two traps of research/env-feasibility.md are handled: the delegate allows dynamic
 // tensors (else construction fails on the unresolved custom ops), and outputs internal to a
@@ -46,7 +58,22 @@ using lce_delegate::kInt32Max;
 using lce_delegate::NodeChecker;
 using lce_kernels::packedWords;
 
-enum class OpKind { kQuantize, kDequantize, kBconv2d, kBMaxPool2d };
+enum class OpKind { kQuantize, kDequantize, kBconv2d, kBMaxPool2d, kAdd, kMul, kRelu, kRelu6, kReluN1To1 };
+
+// The builtin ops the delegate fuses into a Bconv2d's output pass (and can run alone).
+bool builtinKindOf(int code, OpKind &kind) {
+  switch (code) {
+    case kTfLiteBuiltinAdd: return kind = OpKind::kAdd, true;
+    case kTfLiteBuiltinMul: return kind = OpKind::kMul, true;
+    case kTfLiteBuiltinRelu: return kind = OpKind::kRelu, true;
+    case kTfLiteBuiltinRelu6: return kind = OpKind::kRelu6, true;
+    case kTfLiteBuiltinReluN1To1: return kind = OpKind::kReluN1To1, true;
+  }
+  return false;
+}
+
+bool isElementwise(OpKind kind) { return kind >= OpKind::kAdd; }
+bool isBinary(OpKind kind) { return kind == OpKind::kAdd || kind == OpKind::kMul; }
 
 // The C ABI gives a custom op's name as a NUL-terminated string, so a name with an embedded NUL
 // ("LceBconv2d\0x") cannot be told apart here; lce_convert.Interpreter refuses such names from
@@ -67,8 +94,34 @@ const char *opName(OpKind kind) {
     case OpKind::kDequantize: return "LceDequantize";
     case OpKind::kBconv2d: return "LceBconv2d";
     case OpKind::kBMaxPool2d: return "LceBMaxPool2d";
+    case OpKind::kAdd: return "ADD";
+    case OpKind::kMul: return "MUL";
+    case OpKind::kRelu: return "RELU";
+    case OpKind::kRelu6: return "RELU6";
+    case OpKind::kReluN1To1: return "RELU_N1_TO_1";
   }
   return "?";
+}
+
+// The clamp of a fused activation (TfLiteFusedActivation 1..3) or of a RELU-family op.
+bool activationClamp(int activation, float &lo, float &hi) {
+  switch (activation) {
+    case 1: return lo = 0.0f, hi = INFINITY, true;   // RELU
+    case 2: return lo = -1.0f, hi = 1.0f, true;      // RELU_N1_TO_1
+    case 3: return lo = 0.0f, hi = 6.0f, true;       // RELU6
+  }
+  return false;
+}
+
+// Profile names of fused chains: interned, so that the profile's pointers outlive partitions.
+const char *internName(const std::string &name) {
+  static std::mutex mutex;
+  static std::vector<std::unique_ptr<std::string>> names;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (const auto &n : names)
+    if (*n == name) return n->c_str();
+  names.push_back(std::make_unique<std::string>(name));
+  return names.back()->c_str();
 }
 
 // Per-node profile (lce-benchmark's per-op view): when enabled (environment variable
@@ -128,6 +181,23 @@ struct Op {
   lce_kernels::PoolShape pool;
   // Dequantize to int8: the scale passed to the kernel (see prepareDequantize)
   float dequantizeScale = 1.0f;
+  // ADD / MUL: the fused activation (TfLiteFusedActivation), and how the second operand is read
+  // (prepareElementwise): kNone same shape, kChannel one value per channel, kScalar one value.
+  int activation = 0;
+  enum class Broadcast { kNone, kChannel, kScalar } broadcast = Broadcast::kNone;
+  int mainInput = 0;                    // the operand with the output's shape
+  // Fusion (kernelInit decides, kernelPrepare plans): a fused op runs in the output pass of the
+  // Bconv2d p.ops[fusedInto]; that Bconv2d lists its fused followers (p.ops indices, in order)
+  // in `chain`, and its fused LceQuantize in fusedQuantize.
+  int fusedInto = -1;
+  std::vector<int> chain;
+  int fusedQuantize = -1;
+  int finalTensor = -1;                 // the chain's result (the Bconv2d's output without a chain)
+  bool writeFinal = true;               // the result is read by others or leaves the partition
+  const char *label = nullptr;          // the profile's name of a fused Bconv2d
+  std::vector<lce_kernels::PostOp> postOps;
+  std::vector<int> postOpTensor;        // per post op: the tensor whose data is its values (-1: none)
+  std::vector<std::vector<float>> expanded;  // scalar constants repeated per channel
 };
 
 struct Partition {
@@ -139,6 +209,7 @@ struct Partition {
 // The delegate's options (TfLiteDelegate::data_).
 struct DelegateOptions {
   int threads = 0;
+  bool fuse = true;  // fused epilogues (see the top of this file)
 };
 
 // Problems only the whole execution plan shows, found by delegatePrepare for the nodes it claims
@@ -347,6 +418,48 @@ bool prepareBMaxPool2d(Step &s) {
   return s.setOutput({p.batch, p.outHeight, p.outWidth, p.words});
 }
 
+// ---- ADD / MUL (float32, with a fused activation) and RELU / RELU6 / RELU_N1_TO_1 ------------
+// The shapes the delegate claims them for: both operands of one shape, or the second one (either
+// operand may be it) a per-channel vector ([C] or [1, ..., 1, C]) or a single value.
+bool prepareElementwise(Step &s) {
+  NodeChecker &c = s.check;
+  Op &op = s.op;
+  const bool binary = isBinary(op.kind);
+  if (!c.count(op.inputs, binary ? 2 : 1, "inputs")) return false;
+  const TfLiteTensor &a = s.ctx->tensors[op.inputs[0]], &out = s.ctx->tensors[op.outputs[0]];
+  if (!c.type(a, "input 0", {kTfLiteFloat32}) || !c.shape(a, "input 0", -1) ||
+      !c.type(out, "the output", {kTfLiteFloat32}))
+    return false;
+  std::vector<int64_t> d = dimsOf(a.dims);
+  op.mainInput = 0, op.broadcast = Op::Broadcast::kNone;
+  if (binary) {
+    const TfLiteTensor &b = s.ctx->tensors[op.inputs[1]];
+    if (!c.type(b, "input 1", {kTfLiteFloat32}) || !c.shape(b, "input 1", -1)) return false;
+    if (op.activation < 0 || op.activation > 3) return c.fail("unsupported fused activation %d", op.activation);
+    const std::vector<int64_t> db = dimsOf(b.dims);
+    auto perChannel = [](const std::vector<int64_t> &full, const std::vector<int64_t> &v) {
+      if (v.empty() || full.empty() || v.size() > full.size() || v.back() != full.back()) return false;
+      for (size_t k = 0; k + 1 < v.size(); ++k)
+        if (v[k] != 1) return false;
+      return true;
+    };
+    if (d == db) {
+    } else if (elementsOf(db) == 1 || perChannel(d, db)) {
+      op.broadcast = elementsOf(db) == 1 ? Op::Broadcast::kScalar : Op::Broadcast::kChannel;
+    } else if (elementsOf(d) == 1 || perChannel(db, d)) {
+      op.broadcast = elementsOf(d) == 1 ? Op::Broadcast::kScalar : Op::Broadcast::kChannel;
+      op.mainInput = 1, d = db;
+    } else {
+      return c.fail("operand shapes %s and %s: only the same shape, a per-channel vector or a scalar are run here",
+                    dimsText(d).c_str(), dimsText(db).c_str());
+    }
+    s.plan(op.inputs[1]);
+  }
+  if (d.empty()) return c.fail("the operands must have at least one dimension");
+  s.plan(op.inputs[0]);
+  return s.setOutput(d);
+}
+
 // Checks common to every op kind (one output it may write, inputs that exist), then the op's
 // own prepare step.
 bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
@@ -368,8 +481,42 @@ bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
     case OpKind::kDequantize: op.prepared = prepareDequantize(s); break;
     case OpKind::kBconv2d: op.prepared = prepareBconv2d(s); break;
     case OpKind::kBMaxPool2d: op.prepared = prepareBMaxPool2d(s); break;
+    case OpKind::kAdd: case OpKind::kMul: case OpKind::kRelu: case OpKind::kRelu6: case OpKind::kReluN1To1:
+      op.prepared = prepareElementwise(s);
+      break;
   }
   return op.prepared;
+}
+
+// An elementwise op on its own (not fused): the float32 operation of PostOp, then the clamp of
+// the activation, with max/min as output_transform.h does them.
+void runElementwise(TfLiteContext *ctx, const Op &op) {
+  const TfLiteTensor &out = ctx->tensors[op.outputs[0]];
+  float *y = static_cast<float *>(out.data);
+  const int64_t n = elementsOf(dimsOf(out.dims));
+  float lo = -INFINITY, hi = INFINITY;
+  bool clamp = false;
+  if (op.kind == OpKind::kRelu) clamp = activationClamp(1, lo, hi);
+  else if (op.kind == OpKind::kRelu6) clamp = activationClamp(3, lo, hi);
+  else if (op.kind == OpKind::kReluN1To1) clamp = activationClamp(2, lo, hi);
+  else clamp = activationClamp(op.activation, lo, hi);
+  const float *a = static_cast<const float *>(ctx->tensors[op.inputs[op.mainInput]].data);
+  if (isBinary(op.kind)) {
+    const float *b = static_cast<const float *>(ctx->tensors[op.inputs[1 - op.mainInput]].data);
+    const int64_t channels = dimsOf(out.dims).back();
+    const bool mul = op.kind == OpKind::kMul;
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = op.broadcast == Op::Broadcast::kNone ? b[i] : op.broadcast == Op::Broadcast::kChannel ? b[i % channels] : b[0];
+      y[i] = mul ? a[i] * v : a[i] + v;
+    }
+  } else if (y != a) {
+    std::memcpy(y, a, sizeof(float) * n);
+  }
+  if (clamp)
+    for (int64_t i = 0; i < n; ++i) {
+      float v = y[i] > lo ? y[i] : lo;
+      y[i] = v < hi ? v : hi;
+    }
 }
 
 // Every tensor still has the shape and a buffer of the size it was planned with.
@@ -423,9 +570,22 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
       o.bias = static_cast<const float *>(data(3));
       o.threshold = static_cast<const int32_t *>(data(4));
       if (!op.plan) return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("not prepared"), kTfLiteError;
+      void *result = out->data;
+      lce_kernels::PostOp postOps[16];
+      if (op.finalTensor >= 0) {  // fused epilogue: post ops, the chain's result, the Quantize bits
+        for (size_t k = 0; k < op.postOps.size(); ++k) {
+          postOps[k] = op.postOps[k];
+          if (op.postOpTensor[k] >= 0) postOps[k].values = static_cast<const float *>(ctx->tensors[op.postOpTensor[k]].data);
+        }
+        o.postOps = postOps, o.postOpCount = static_cast<int>(op.postOps.size());
+        o.writeFloat = op.writeFinal;
+        result = op.writeFinal ? ctx->tensors[op.finalTensor].data : nullptr;
+        if (op.fusedQuantize >= 0)
+          o.bits = static_cast<int32_t *>(ctx->tensors[p.ops[op.fusedQuantize].outputs[0]].data);
+      }
       try {
         if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(data(1)));
-        op.plan->run(static_cast<const int32_t *>(in->data), o, out->data, threads);
+        op.plan->run(static_cast<const int32_t *>(in->data), o, result, threads);
       } catch (const std::exception &e) {
         return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("%s", e.what()), kTfLiteError;
       }
@@ -434,8 +594,127 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
     case OpKind::kBMaxPool2d:
       lce_kernels::bmaxpool2d(op.pool, static_cast<const int32_t *>(in->data), static_cast<int32_t *>(out->data));
       return kTfLiteOk;
+    case OpKind::kAdd: case OpKind::kMul: case OpKind::kRelu: case OpKind::kRelu6: case OpKind::kReluN1To1:
+      runElementwise(ctx, op);
+      return kTfLiteOk;
   }
   return kTfLiteError;
+}
+
+// Which claimed ops run in a Bconv2d's output pass (see the top of this file). From each Bconv2d
+// with float output, the chain follows its result while exactly one op of the partition reads
+// it, that op is a fusable elementwise op after the chain so far, its other operand is ready
+// when the Bconv2d runs (a partition input, or produced by an earlier op) and the result does
+// not leave the partition. Then an LceQuantize of the chain's result (float input) is fused too.
+void planFusion(TfLiteContext *ctx, Partition &p) {
+  const int n = static_cast<int>(p.ops.size());
+  auto readers = [&](int tensor) {
+    std::vector<int> r;
+    for (int j = 0; j < n; ++j)
+      if (std::count(p.ops[j].inputs.begin(), p.ops[j].inputs.end(), tensor)) r.push_back(j);
+    return r;
+  };
+  auto producer = [&](int tensor) {
+    for (int j = 0; j < n; ++j)
+      if (std::count(p.ops[j].outputs.begin(), p.ops[j].outputs.end(), tensor)) return j;
+    return -1;
+  };
+  auto leaves = [&](int tensor) { return std::count(p.outputs.begin(), p.outputs.end(), tensor) > 0; };
+  auto validTensor = [&](int t) { return t >= 0 && static_cast<size_t>(t) < ctx->tensors_size; };
+  for (int i = 0; i < n; ++i) {
+    Op &b = p.ops[i];
+    if (b.kind != OpKind::kBconv2d || b.fusedInto >= 0 || b.outputs.size() != 1 || !validTensor(b.outputs[0]) ||
+        ctx->tensors[b.outputs[0]].type != kTfLiteFloat32 || !b.initError.empty())
+      continue;
+    int cur = b.outputs[0], last = i;
+    while (!leaves(cur)) {
+      const std::vector<int> r = readers(cur);
+      if (r.size() != 1 || r[0] <= last) break;
+      Op &f = p.ops[r[0]];
+      if (!isElementwise(f.kind) || f.fusedInto >= 0 || f.outputs.size() != 1 || !validTensor(f.outputs[0]) ||
+          !f.initError.empty() || f.inputs.size() != (isBinary(f.kind) ? 2u : 1u))
+        break;
+      if (isBinary(f.kind)) {
+        const int other = f.inputs[0] == cur ? f.inputs[1] : f.inputs[0];
+        if (other == cur || !validTensor(other)) break;
+        const int made = producer(other);
+        if (made >= i) break;  // not ready when the Bconv2d runs
+      } else if (f.inputs[0] != cur) {
+        break;
+      }
+      f.fusedInto = i;
+      b.chain.push_back(r[0]);
+      cur = f.outputs[0], last = r[0];
+    }
+    int quantize = -1;
+    std::vector<int> r = readers(cur);
+    for (int j : r)
+      if (j > i && p.ops[j].kind == OpKind::kQuantize && p.ops[j].fusedInto < 0 && p.ops[j].inputs.size() == 1 &&
+          p.ops[j].outputs.size() == 1 && validTensor(p.ops[j].outputs[0]) && p.ops[j].initError.empty() &&
+          ctx->tensors[cur].type == kTfLiteFloat32) {
+        quantize = j;
+        break;
+      }
+    if (b.chain.empty() && quantize < 0) continue;
+    b.finalTensor = cur;
+    b.fusedQuantize = quantize;
+    if (quantize >= 0) p.ops[quantize].fusedInto = i;
+    b.writeFinal = leaves(cur) || static_cast<int>(r.size()) > (quantize >= 0 ? 1 : 0);
+    std::string label = opName(b.kind);
+    for (int j : b.chain) label += std::string("+") + opName(p.ops[j].kind);
+    if (quantize >= 0) label += "+LceQuantize";
+    b.label = internName(label);
+  }
+}
+
+// The post ops of a fused Bconv2d, from its prepared followers (kernelPrepare, after every op of
+// the partition is prepared): their operands, activations and the tensors invoke reads.
+bool planPostOps(TfLiteContext *ctx, Partition &p, Op &b) {
+  b.postOps.clear(), b.postOpTensor.clear(), b.expanded.clear();
+  const int64_t channels = b.bconv.channelsOut;
+  auto clampOp = [&](float lo, float hi) {
+    lce_kernels::PostOp op;
+    op.kind = lce_kernels::PostOp::Kind::kClamp, op.lo = lo, op.hi = hi;
+    b.postOps.push_back(op), b.postOpTensor.push_back(-1);
+  };
+  for (int j : b.chain) {
+    const Op &f = p.ops[j];
+    float lo, hi;
+    if (isBinary(f.kind)) {
+      const int other = f.inputs[1 - f.mainInput];
+      const TfLiteTensor &t = ctx->tensors[other];
+      lce_kernels::PostOp op;
+      const bool mul = f.kind == OpKind::kMul;
+      if (f.broadcast == Op::Broadcast::kNone) {
+        if (mul) return NodeChecker(ctx, "MUL", f.nodeIndex).fail("a fused MUL needs a per-channel or scalar operand");
+        op.kind = lce_kernels::PostOp::Kind::kAddTensor;
+        b.postOps.push_back(op), b.postOpTensor.push_back(other);
+      } else {
+        // The fused chain's result is the Bconv2d's shape, so the main operand is the chain.
+        op.kind = mul ? lce_kernels::PostOp::Kind::kMul : lce_kernels::PostOp::Kind::kAdd;
+        if (f.broadcast == Op::Broadcast::kScalar) {
+          if (t.allocation_type != kTfLiteMmapRo || !t.data)
+            return NodeChecker(ctx, opName(f.kind), f.nodeIndex).fail("a fused scalar operand must be a constant");
+          b.expanded.emplace_back(channels, *static_cast<const float *>(t.data));
+          op.values = b.expanded.back().data();
+          b.postOps.push_back(op), b.postOpTensor.push_back(-1);
+        } else {
+          b.postOps.push_back(op), b.postOpTensor.push_back(other);
+        }
+      }
+      if (activationClamp(f.activation, lo, hi)) clampOp(lo, hi);
+    } else {
+      activationClamp(f.kind == OpKind::kRelu ? 1 : f.kind == OpKind::kRelu6 ? 3 : 2, lo, hi);
+      clampOp(lo, hi);
+    }
+    if (b.postOps.size() > 16) return NodeChecker(ctx, "LceBconv2d", b.nodeIndex).fail("too many fused ops");
+  }
+  // The chain runs on the Bconv2d's output shape: every follower must keep it.
+  const std::vector<int64_t> shape = dimsOf(ctx->tensors[b.outputs[0]].dims);
+  for (int j : b.chain)
+    if (dimsOf(ctx->tensors[p.ops[j].outputs[0]].dims) != shape)
+      return NodeChecker(ctx, opName(p.ops[j].kind), p.ops[j].nodeIndex).fail("a fused op must keep the shape");
+  return true;
 }
 
 void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
@@ -451,7 +730,9 @@ void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
     if (ctx->GetNodeAndRegistration(ctx, index, &node, &reg) != kTfLiteOk) return nullptr;
     Op op;
     op.nodeIndex = index;
-    opKindOf(reg->custom_name, op.kind);
+    if (!builtinKindOf(reg->builtin_code, op.kind)) opKindOf(reg->custom_name, op.kind);
+    if (isBinary(op.kind) && node->builtin_data)  // TfLiteAddParams and TfLiteMulParams start alike
+      op.activation = static_cast<const TfLiteMulParams *>(node->builtin_data)->activation;
     if (node->inputs) op.inputs.assign(node->inputs->data, node->inputs->data + node->inputs->size);
     if (node->outputs) op.outputs.assign(node->outputs->data, node->outputs->data + node->outputs->size);
     std::string error;
@@ -474,6 +755,8 @@ void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
     }
     p->ops.push_back(std::move(op));
   }
+  if (!params->delegate || !params->delegate->data_ || static_cast<const DelegateOptions *>(params->delegate->data_)->fuse)
+    planFusion(ctx, *p);
   return p.release();
 }
 
@@ -487,6 +770,8 @@ TfLiteStatus kernelPrepare(TfLiteContext *ctx, TfLiteNode *node) {
   }
   for (Op &op : p->ops)
     if (!prepareOp(ctx, *p, op)) return kTfLiteError;
+  for (Op &op : p->ops)
+    if (op.finalTensor >= 0 && !planPostOps(ctx, *p, op)) return kTfLiteError;
   return kTfLiteOk;
 }
 
@@ -494,13 +779,17 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
   auto *p = static_cast<Partition *>(node->user_data);
   Profile &profile = Profile::instance();
   for (Op &op : p->ops) {
+    if (op.fusedInto >= 0) continue;  // runs in its Bconv2d's output pass
+    for (int j : op.chain)
+      if (!stillAsPlanned(ctx, p->ops[j])) return kTfLiteError;
+    if (op.fusedQuantize >= 0 && !stillAsPlanned(ctx, p->ops[op.fusedQuantize])) return kTfLiteError;
     if (!profile.enabled) {
       if (invokeOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
       continue;
     }
     const auto start = std::chrono::steady_clock::now();
     if (invokeOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
-    profile.add(p, op.nodeIndex, opName(op.kind),
+    profile.add(p, op.nodeIndex, op.label ? op.label : opName(op.kind),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return kTfLiteOk;
@@ -508,6 +797,32 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
 
 // Graph-level checks of the claimed nodes: an output must have no other writer, and no node may
 // read it before this one runs (that includes a graph input that an earlier node reads).
+// A node that reads a tensor which it or a later node writes: the plan is not in dependency order,
+// which TFLite's partitioning (ReplaceNodeSubsetsWithDelegateKernels, in TF 2.21) does not survive.
+bool outOfOrder(TfLiteContext *ctx, const TfLiteIntArray *plan, std::string &message) {
+  std::map<int, int> writer;  // tensor -> last plan position that writes it
+  std::vector<TfLiteNode *> nodes(plan->size, nullptr);
+  for (int i = 0; i < plan->size; ++i) {
+    TfLiteRegistration *reg;
+    if (ctx->GetNodeAndRegistration(ctx, plan->data[i], &nodes[i], &reg) != kTfLiteOk) nodes[i] = nullptr;
+    if (nodes[i] && nodes[i]->outputs)
+      for (int k = 0; k < nodes[i]->outputs->size; ++k) writer[nodes[i]->outputs->data[k]] = i;
+  }
+  for (int i = 0; i < plan->size; ++i) {
+    if (!nodes[i] || !nodes[i]->inputs) continue;
+    for (int k = 0; k < nodes[i]->inputs->size; ++k) {
+      auto w = writer.find(nodes[i]->inputs->data[k]);
+      if (w != writer.end() && w->second >= i) {
+        message = "lce_convert delegate: node " + std::to_string(plan->data[i]) + " reads tensor " +
+                  std::to_string(w->first) + ", which node " + std::to_string(plan->data[w->second]) +
+                  " writes at or after it: the operators are not in dependency order";
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 std::map<int, std::string> graphErrors(TfLiteContext *ctx, const TfLiteIntArray *plan, const std::vector<int> &claimed) {
   std::map<int, int> writers, firstReader;  // tensor -> count / plan position
   std::map<int, int> position;              // node -> plan position
@@ -552,6 +867,11 @@ TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
     if (reg->builtin_code == kTfLiteBuiltinCustom && opKindOf(reg->custom_name, kind)) claimed.push_back(plan->data[i]);
   }
   if (claimed.empty()) return kTfLiteOk;
+  std::string order;
+  if (outOfOrder(ctx, plan, order)) {
+    ctx->ReportError(ctx, "%s\n", order.c_str());
+    return kTfLiteError;
+  }
   const std::map<int, std::string> errors = graphErrors(ctx, plan, claimed);
   TfLiteRegistration kernel{};
   kernel.init = kernelInit;

@@ -2,7 +2,7 @@
 (g++, the sources and per-file ISA flags of tests/test_sanitizers.py), for running the fuzzer's
 cases under the sanitizers:
 
-    python tests/fuzz/asan_build.py OUT_DIR     # prints the path of liblce_delegate.so
+    python tests/fuzz/asan_build.py OUT_DIR [KERNELS_DIR]   # prints the path of liblce_delegate.so
 
 `sanitizer_env()` is the environment for a Python process that loads it: the sanitizer runtimes
 must come first, so they are preloaded (LD_PRELOAD); leak checking is off (the Python
@@ -22,20 +22,21 @@ from test_sanitizers import FLAGS, KERNELS, SOURCES  # noqa: E402
 DELEGATE_SOURCES = ["delegate/delegate.cc", "delegate/flexbuffer_map.cc"]
 
 
-def build(out_dir):
+def build(out_dir, kernels=KERNELS):
     """Compiles (incrementally: objects newer than their sources are kept) and links
-    OUT_DIR/liblce_delegate.so; returns its path."""
+    OUT_DIR/liblce_delegate.so from the `kernels` tree (default: this one); returns its path."""
     os.makedirs(out_dir, exist_ok=True)
-    flags = FLAGS + ["-fPIC", "-I" + os.path.join(KERNELS, "src")]
+    flags = [f for f in FLAGS if not f.startswith("-I")] + ["-fPIC", "-I" + os.path.join(kernels, "include"),
+                                                            "-I" + os.path.join(kernels, "src")]
     sources = {s: e for s, e in SOURCES.items() if not s.startswith("tests/")}
     sources.update({s: [] for s in DELEGATE_SOURCES})
-    headers = [os.path.join(d, f) for d in (os.path.join(KERNELS, "src"), os.path.join(KERNELS, "delegate"),
-                                            os.path.join(KERNELS, "include", "lce_kernels")) for f in os.listdir(d)
+    headers = [os.path.join(d, f) for d in (os.path.join(kernels, "src"), os.path.join(kernels, "delegate"),
+                                            os.path.join(kernels, "include", "lce_kernels")) for f in os.listdir(d)
                if f.endswith(".h")]
     newest_header = max(os.path.getmtime(h) for h in headers)
     objects = []
     for src, extra in sources.items():
-        path = os.path.join(KERNELS, src)
+        path = os.path.join(kernels, src)
         obj = os.path.join(out_dir, os.path.basename(src) + ".o")
         if not os.path.exists(obj) or os.path.getmtime(obj) < max(os.path.getmtime(path), newest_header):
             subprocess.run(["g++", *flags, *extra, "-c", path, "-o", obj], check=True, capture_output=True, timeout=600)
@@ -61,4 +62,4 @@ def sanitizer_env(env=None):
 
 
 if __name__ == "__main__":
-    print(build(sys.argv[1]))
+    print(build(sys.argv[1], *sys.argv[2:3]))

@@ -50,9 +50,18 @@ def load_seeds(names):
 
 
 def case_model(mode, seeds, i, keep=None):
-    """(seed name, mutated bytes or None, steps) of case i: deterministic in (mode, i)."""
+    """(seed name, mutated bytes or None, steps) of case i: deterministic in (mode, i). A case
+    is a pair (i, keep) when minimizing (only the steps in `keep`), or a path of a model file."""
+    if isinstance(i, str):
+        with open(i, "rb") as f:
+            return os.path.basename(i), f.read(), ["file"]
+    if isinstance(i, tuple):
+        i, keep = i
     name, data = seeds[i % len(seeds)]
-    model, steps = mutate.mutate_case(data, "%s:%d" % (mode, i), keep, lce_only=mode == "runtime")
+    if mode == "importer" and i % 4 == 3:  # every fourth importer case: byte-level
+        model, steps = mutate.mutate_bytes(data, "%s:%d" % (mode, i), keep)
+    else:
+        model, steps = mutate.mutate_case(data, "%s:%d" % (mode, i), keep, lce_only=mode == "runtime")
     return name, model, steps
 
 
@@ -100,19 +109,19 @@ def run_importer_case(model, convert):
     return "ok", ""
 
 
-def _worker(mode, backend, seeds, cases, write_fd):
+def _worker(mode, backend, seeds, keys, positions, write_fd):
     import lce_convert
     out = os.fdopen(write_fd, "w", buffering=1)
-    for i in cases:
+    for i in positions:
         out.write("start %d\n" % i)
-        _, model, steps = case_model(mode, seeds, i)
+        _, model, steps = case_model(mode, seeds, keys[i])
         try:
             if model is None:
                 outcome, detail = "skipped", "unpackable"
             elif mode == "runtime":
                 outcome, detail = run_runtime_case(model, backend)
             else:
-                outcome, detail = run_importer_case(model, convert=i % 8 == 0)
+                outcome, detail = run_importer_case(model, convert=i % 8 == 0 and isinstance(keys[i], int))
         except lce_convert.LceConvertError as e:
             outcome, detail = "clean", "%s: %s" % (type(e).__name__, str(e)[:300])
         except Exception as e:  # noqa: BLE001 - classified, not hidden
@@ -122,8 +131,12 @@ def _worker(mode, backend, seeds, cases, write_fd):
     os._exit(0)
 
 
-def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None, out_dir=None, log=None):
-    """Runs `cases` (case numbers); returns (counts, failures, cases_run)."""
+def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None, out_dir=None, log=None,
+        report_all=False):
+    """Runs `cases` (case numbers, (number, kept steps) pairs or model paths); returns (counts,
+    failures, cases_run); with `report_all`, every case is in the list. Workers are told
+    positions in `cases`."""
+    keys = list(cases)
     seeds = load_seeds(RUNTIME_SEEDS if mode == "runtime" else IMPORTER_SEEDS)
     import lce_convert  # noqa: F401 - loaded once, before forking
     if mode == "runtime":
@@ -135,7 +148,7 @@ def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None
     deadline = time.time() + time_limit if time_limit else None
     counts = {k: 0 for k in ("ok", "clean", "skipped") + FAILURES}
     failures = []
-    pending = list(cases)
+    pending = list(range(len(keys)))
     done = 0
     while pending and (deadline is None or time.time() < deadline):
         chunk, pending = pending[:batch], pending[batch:]
@@ -146,7 +159,7 @@ def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None
             os.close(read_fd)
             os.dup2(err.fileno(), 2)
             try:
-                _worker(mode, backend, seeds, chunk, write_fd)
+                _worker(mode, backend, seeds, keys, chunk, write_fd)
             finally:
                 os._exit(3)
         os.close(write_fd)
@@ -172,8 +185,8 @@ def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None
                         current = None
                         counts[outcome] += 1
                         done += 1
-                        if outcome in FAILURES:
-                            failures.append(_failure(mode, seeds, i, outcome, detail, out_dir))
+                        if outcome in FAILURES or report_all:
+                            failures.append(_failure(mode, seeds, keys[i], outcome, detail, out_dir))
             elif time.time() - last > timeout:
                 os.kill(pid, signal.SIGKILL)
                 status = "hang"
@@ -192,7 +205,7 @@ def run(mode, cases, backend="litert", timeout=60.0, batch=None, time_limit=None
                 detail = "no result in %.0f s" % timeout
             counts[status] += 1
             done += 1
-            failures.append(_failure(mode, seeds, current, status, detail, out_dir))
+            failures.append(_failure(mode, seeds, keys[current], status, detail, out_dir))
             finished.add(current)
         err.close()
         pending = [i for i in chunk if i not in finished] + pending
@@ -209,12 +222,12 @@ def _report_line(stderr_tail):
     return " | ".join(stderr_tail.strip().splitlines()[-3:])
 
 
-def _failure(mode, seeds, i, outcome, detail, out_dir):
-    name, model, steps = case_model(mode, seeds, i)
-    rec = {"mode": mode, "case": i, "seed": name, "outcome": outcome, "detail": detail, "steps": steps}
-    if out_dir and model is not None:
+def _failure(mode, seeds, key, outcome, detail, out_dir):
+    name, model, steps = case_model(mode, seeds, key)
+    rec = {"mode": mode, "case": key, "seed": name, "outcome": outcome, "detail": detail, "steps": steps}
+    if out_dir and model is not None and isinstance(key, int):
         os.makedirs(out_dir, exist_ok=True)
-        path = os.path.join(out_dir, "%s-%d-%s.tflite" % (mode, i, outcome))
+        path = os.path.join(out_dir, "%s-%d-%s.tflite" % (mode, key, outcome))
         with open(path, "wb") as f:
             f.write(model)
         rec["file"] = path
@@ -232,14 +245,17 @@ def main(argv=None):
     p.add_argument("--time-limit", type=float, help="stop starting batches after this many seconds")
     p.add_argument("--out", help="directory for the failing models")
     p.add_argument("--progress", action="store_true")
+    p.add_argument("--report-all", action="store_true", help="a JSON line for every case, not only failures")
+    p.add_argument("files", nargs="*", help="model files to run instead of generated cases")
     args = p.parse_args(argv)
     if args.delegate:
         import lce_convert.interpreter as interpreter
         path = os.path.abspath(args.delegate)
         interpreter.delegate_path = lambda: path
-    counts, failures, done = run(args.mode, range(args.start, args.start + args.count), args.backend,
+    cases = [os.path.abspath(f) for f in args.files] or range(args.start, args.start + args.count)
+    counts, failures, done = run(args.mode, cases, args.backend,
                                  args.timeout, time_limit=args.time_limit, out_dir=args.out,
-                                 log=sys.stderr if args.progress else None)
+                                 log=sys.stderr if args.progress else None, report_all=args.report_all)
     print(json.dumps({"mode": args.mode, "backend": args.backend, "cases": done, "counts": counts}), flush=True)
     for f in failures:
         print(json.dumps(f), flush=True)

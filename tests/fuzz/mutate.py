@@ -406,3 +406,35 @@ def mutate_case(seed_bytes, case_key, keep=None, lce_only=False):
         return pack(m), steps
     except Exception as e:
         return None, steps + ["unpackable (%s)" % type(e).__name__]
+
+
+def mutate_bytes(seed_bytes, case_key, keep=None):
+    """Byte-level mutations (for the importer): flipped bytes, an overwritten 32-bit word (an
+    offset, length or index), truncation, a chunk spliced elsewhere."""
+    rng = random.Random(case_key)
+    data = bytearray(seed_bytes)
+    steps = []
+    for k in range(rng.choice([1, 1, 2, 3])):
+        r = random.Random(rng.getrandbits(64))
+        if keep is not None and k not in keep:
+            continue
+        kind = r.randrange(4)
+        if kind == 0:
+            for _ in range(r.randint(1, 8)):
+                data[r.randrange(len(data))] = r.randrange(256)
+            steps.append("%d:flip bytes" % k)
+        elif kind == 1 and len(data) > 8:
+            p = r.randrange(len(data) - 4) & ~3
+            v = r.choice([0, 1, 0x7fffffff, 0xffffffff, r.getrandbits(32), len(data)])
+            data[p:p + 4] = v.to_bytes(4, "little")
+            steps.append("%d:word at %d = %#x" % (k, p, v))
+        elif kind == 2 and len(data) > 9:
+            n = r.randrange(8, len(data))
+            del data[n:]
+            steps.append("%d:truncate to %d" % (k, n))
+        else:
+            a, b = sorted(r.randrange(len(data)) for _ in range(2))
+            p = r.randrange(len(data))
+            data[p:p + (b - a)] = data[a:b]
+            steps.append("%d:splice" % k)
+    return bytes(data), steps
