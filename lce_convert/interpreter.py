@@ -107,9 +107,12 @@ def check_model(model_bytes):
 class Interpreter:
     """A TFLite interpreter with the lce_convert delegate.
 
-    `runtime`: "litert" (ai_edge_litert, the default when installed) or "tf" (tf.lite)."""
+    `runtime`: "litert" (ai_edge_litert, the default when installed) or "tf" (tf.lite).
+    `fuse`: the delegate fuses the float ops after a Bconv2d (per-channel MUL/ADD, residual
+    ADD, ReLU-family, the LceQuantize of the result) into its output pass, with bit-identical
+    results; False runs them as separate ops (TFLite/XNNPACK)."""
 
-    def __init__(self, model_bytes, num_threads=1, runtime=None):
+    def __init__(self, model_bytes, num_threads=1, runtime=None, fuse=True):
         if not isinstance(model_bytes, (bytes, bytearray)):
             raise InvalidModelError("Interpreter expects the model as bytes, got %s" % type(model_bytes).__name__)
         if (not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, (bool, np.bool_))
@@ -117,7 +120,9 @@ class Interpreter:
             raise InvalidInputError("num_threads must be an int in 1..%d, got %r" % (MAX_THREADS, num_threads))
         check_model(model_bytes)
         self.runtime, interpreter_class, load_delegate = _runtime_module(runtime)
-        self._delegate = load_delegate(delegate_path())
+        if not isinstance(fuse, bool):
+            raise InvalidInputError("fuse must be True or False, got %r" % (fuse,))
+        self._delegate = load_delegate(delegate_path(), {"fuse": "1" if fuse else "0"})
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

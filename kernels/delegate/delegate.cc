@@ -601,6 +601,32 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
   return kTfLiteError;
 }
 
+// Whether elementwise op `f` (node inputs `inputs`, output `output`) can run in the output pass
+// of a Bconv2d whose result so far is tensor `cur`: float32 throughout, the output of cur's
+// shape, and the other operand of ADD one of cur's shape (a residual), or for ADD and MUL a
+// per-channel vector ([C] or [1, ..., 1, C]) or a constant scalar. Used when claiming nodes and
+// when fusing them, with the shapes the model declares.
+bool fusableFollower(TfLiteContext *ctx, OpKind kind, const std::vector<int> &inputs, const std::vector<int> &outputs,
+                     int cur) {
+  auto valid = [&](int t) { return t >= 0 && static_cast<size_t>(t) < ctx->tensors_size; };
+  if (outputs.size() != 1 || !valid(outputs[0]) || !valid(cur)) return false;
+  const TfLiteTensor &c = ctx->tensors[cur], &out = ctx->tensors[outputs[0]];
+  const std::vector<int64_t> shape = dimsOf(c.dims);
+  if (c.type != kTfLiteFloat32 || out.type != kTfLiteFloat32 || shape.empty() || dimsOf(out.dims) != shape) return false;
+  if (!isBinary(kind)) return inputs.size() == 1 && inputs[0] == cur;
+  if (inputs.size() != 2 || (inputs[0] != cur && inputs[1] != cur)) return false;
+  const int other = inputs[0] == cur ? inputs[1] : inputs[0];
+  if (!valid(other) || other == cur || ctx->tensors[other].type != kTfLiteFloat32) return false;
+  const TfLiteTensor &t = ctx->tensors[other];
+  const std::vector<int64_t> d = dimsOf(t.dims);
+  if (d == shape) return kind == OpKind::kAdd;
+  if (elementsOf(d) == 1) return t.allocation_type == kTfLiteMmapRo && t.data != nullptr;
+  if (d.empty() || d.size() > shape.size() || d.back() != shape.back()) return false;
+  for (size_t k = 0; k + 1 < d.size(); ++k)
+    if (d[k] != 1) return false;
+  return true;
+}
+
 // Which claimed ops run in a Bconv2d's output pass (see the top of this file). From each Bconv2d
 // with float output, the chain follows its result while exactly one op of the partition reads
 // it, that op is a fusable elementwise op after the chain so far, its other operand is ready
@@ -631,17 +657,11 @@ void planFusion(TfLiteContext *ctx, Partition &p) {
       const std::vector<int> r = readers(cur);
       if (r.size() != 1 || r[0] <= last) break;
       Op &f = p.ops[r[0]];
-      if (!isElementwise(f.kind) || f.fusedInto >= 0 || f.outputs.size() != 1 || !validTensor(f.outputs[0]) ||
-          !f.initError.empty() || f.inputs.size() != (isBinary(f.kind) ? 2u : 1u))
+      if (!isElementwise(f.kind) || f.fusedInto >= 0 || !f.initError.empty() ||
+          !fusableFollower(ctx, f.kind, f.inputs, f.outputs, cur))
         break;
-      if (isBinary(f.kind)) {
-        const int other = f.inputs[0] == cur ? f.inputs[1] : f.inputs[0];
-        if (other == cur || !validTensor(other)) break;
-        const int made = producer(other);
-        if (made >= i) break;  // not ready when the Bconv2d runs
-      } else if (f.inputs[0] != cur) {
-        break;
-      }
+      if (isBinary(f.kind) && producer(f.inputs[0] == cur ? f.inputs[1] : f.inputs[0]) >= i)
+        break;  // the other operand is not ready when the Bconv2d runs
       f.fusedInto = i;
       b.chain.push_back(r[0]);
       cur = f.outputs[0], last = r[0];
@@ -677,11 +697,14 @@ bool planPostOps(TfLiteContext *ctx, Partition &p, Op &b) {
     op.kind = lce_kernels::PostOp::Kind::kClamp, op.lo = lo, op.hi = hi;
     b.postOps.push_back(op), b.postOpTensor.push_back(-1);
   };
+  int cur = b.outputs[0];  // the chain's result so far
   for (int j : b.chain) {
     const Op &f = p.ops[j];
     float lo, hi;
+    const int in = cur;
+    cur = f.outputs[0];
     if (isBinary(f.kind)) {
-      const int other = f.inputs[1 - f.mainInput];
+      const int other = f.inputs[0] == in ? f.inputs[1] : f.inputs[0];
       const TfLiteTensor &t = ctx->tensors[other];
       lce_kernels::PostOp op;
       const bool mul = f.kind == OpKind::kMul;
@@ -859,12 +882,44 @@ TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
   TfLiteIntArray *plan;
   if (ctx->GetExecutionPlan(ctx, &plan) != kTfLiteOk) return kTfLiteError;
   std::vector<int> claimed;
+  std::vector<TfLiteNode *> planNodes(plan->size);
+  std::vector<TfLiteRegistration *> regs(plan->size);
   for (int i = 0; i < plan->size; ++i) {
-    TfLiteNode *node;
-    TfLiteRegistration *reg;
-    if (ctx->GetNodeAndRegistration(ctx, plan->data[i], &node, &reg) != kTfLiteOk) return kTfLiteError;
+    if (ctx->GetNodeAndRegistration(ctx, plan->data[i], &planNodes[i], &regs[i]) != kTfLiteOk) return kTfLiteError;
     OpKind kind;
-    if (reg->builtin_code == kTfLiteBuiltinCustom && opKindOf(reg->custom_name, kind)) claimed.push_back(plan->data[i]);
+    if (regs[i]->builtin_code == kTfLiteBuiltinCustom && opKindOf(regs[i]->custom_name, kind))
+      claimed.push_back(plan->data[i]);
+  }
+  // Fused epilogues: the fusable chain after each Bconv2d with float output, while its result
+  // has exactly one reader (planFusion decides what is fused within each partition).
+  const auto *options = static_cast<const DelegateOptions *>(delegate->data_);
+  if (!options || options->fuse) {
+    auto list = [](const TfLiteIntArray *a) {
+      return a ? std::vector<int>(a->data, a->data + a->size) : std::vector<int>();
+    };
+    std::map<int, std::vector<int>> readers;  // tensor -> plan positions
+    for (int i = 0; i < plan->size; ++i)
+      for (int t : list(planNodes[i]->inputs)) readers[t].push_back(i);
+    for (int i = 0; i < plan->size; ++i) {
+      OpKind kind;
+      if (regs[i]->builtin_code != kTfLiteBuiltinCustom || !opKindOf(regs[i]->custom_name, kind) ||
+          kind != OpKind::kBconv2d || !planNodes[i]->outputs || planNodes[i]->outputs->size != 1)
+        continue;
+      int cur = planNodes[i]->outputs->data[0];
+      for (int steps = 0; steps < 16; ++steps) {
+        const auto r = readers.find(cur);
+        if (r == readers.end() || r->second.size() != 1) break;
+        const int j = r->second[0];
+        if (j <= i || !builtinKindOf(regs[j]->builtin_code, kind) ||
+            !fusableFollower(ctx, kind, list(planNodes[j]->inputs), list(planNodes[j]->outputs), cur))
+          break;
+        if (isBinary(kind) && (!planNodes[j]->builtin_data ||
+                               static_cast<const TfLiteMulParams *>(planNodes[j]->builtin_data)->activation > 3))
+          break;
+        if (std::find(claimed.begin(), claimed.end(), plan->data[j]) == claimed.end()) claimed.push_back(plan->data[j]);
+        cur = planNodes[j]->outputs->data[0];
+      }
+    }
   }
   if (claimed.empty()) return kTfLiteOk;
   std::string order;
@@ -909,6 +964,15 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
         return nullptr;
       }
       options.threads = static_cast<int>(v);
+    } else if (std::strcmp(keys[i], "fuse") == 0) {
+      // Fused epilogues (the top of this file): "1" (the default) or "0".
+      if (!values[i] || (std::strcmp(values[i], "0") && std::strcmp(values[i], "1"))) {
+        if (reportError)
+          reportError((std::string("lce_convert delegate: fuse '") + (values[i] ? values[i] : "") +
+                       "' is not 0 or 1").c_str());
+        return nullptr;
+      }
+      options.fuse = values[i][0] == '1';
     } else if (std::strcmp(keys[i], "isa") == 0) {
       bool found = false;
       for (auto isa : lce_kernels::supportedIsas())

@@ -27,7 +27,20 @@ typedef enum {
   kTfLitePersistentRo, kTfLiteCustom, kTfLiteVariantObject, kTfLiteAllocationTypeLast = 0x7fffffff,
 } TfLiteAllocationType;
 
-enum { kTfLiteBuiltinCustom = 32, kTfLiteBuiltinDelegate = 51 };
+enum {
+  kTfLiteBuiltinAdd = 0, kTfLiteBuiltinMul = 18, kTfLiteBuiltinRelu = 19, kTfLiteBuiltinReluN1To1 = 20,
+  kTfLiteBuiltinRelu6 = 21, kTfLiteBuiltinCustom = 32, kTfLiteBuiltinDelegate = 51,
+};
+
+// builtin_data of ADD and MUL (builtin_op_data.h); the activation is a TfLiteFusedActivation:
+// 0 none, 1 RELU, 2 RELU_N1_TO_1, 3 RELU6, 4 TANH, 5 SIGN_BIT, 6 SIGMOID.
+typedef struct {
+  int activation;
+  bool pot_scale_int16;
+} TfLiteAddParams;
+typedef struct {
+  int activation;
+} TfLiteMulParams;
 enum { kTfLiteDelegateFlagsAllowDynamicTensors = 1 };
 
 typedef struct TfLiteIntArray {
