@@ -27,9 +27,9 @@
 //   - float: conv = classBase[class] - 2 * acc, clamp as std::clamp, float32 multiply, then add;
 //   - bitpacked: bit = acc > clamp(threshold, -1, K) + classHalfDelta[class], the same as
 //     (K - conv) > 2 * threshold (bconv2d_indirect.cc), 16 channels per compare mask;
-//   - float with post ops (fused MUL/ADD/residual ADD/ReLU) or a fused Quantize: the counts are
-//     stored and finishFloat below runs the same transform, the post ops and the bits 16
-//     channels at a time (kept out of the tile function: the 24 accumulators need its registers);
+//   - float with post ops (fused MUL/ADD/residual ADD/ReLU) and/or a fused Quantize: the float
+//     transform, then the post ops (applyPostOps16), the float result (unless skipped) and the
+//     Quantize bits (y < 0, 16 channels per compare mask);
 //   - int8: the counts are stored and TileContext::writeTile does the generic transform.
 #include <immintrin.h>
 
@@ -41,7 +41,7 @@ namespace {
 constexpr int kMR = 6;
 constexpr int kWide = Bconv2dPlan::kWideBlock;
 
-enum class Epilogue { kFloat, kBits, kCounts };
+enum class Epilogue { kFloat, kBits, kFused, kCounts };
 enum class Source { kRow, kPointers };
 
 // Where a tile's results go, per pixel i < valid, at the first block's first channel (each
@@ -58,7 +58,36 @@ struct TileOutput {
   int32_t lo, hi, K;
   bool clampLow, clampHigh;       // float: whether lo / hi can bind (lo > -K, hi < K)
   int32_t *acc;                   // kCounts
+  // kFused: the post ops (PostOp), the pixels' offsets (pixel * channelsOut) in a residual
+  // tensor at the first channel, whether the float result is written, and the fused Quantize's
+  // words at the first channel's word (bit offset bitShift).
+  const PostOp *ops;
+  int opCount;
+  int64_t channel0;               // the first channel (absolute), for the per-channel vectors
+  bool writeFloat;
+  int64_t residualOffset[kMR];
+  uint32_t *bitsRow[kMR];
 };
+
+// Post ops on 16 channels (PostOp; max/min as output_transform.h's applyPostOps): `at` is the
+// channels' offset from the first channel of the per-channel vectors, `residual` the same in a
+// residual tensor; masked loads only for a partial block.
+__attribute__((always_inline)) inline __m512 applyPostOps16(__m512 r, const PostOp *ops, int count, int64_t at,
+                                                           int64_t residual, __mmask16 m, bool whole) {
+  for (int k = 0; k < count; ++k) {
+    const PostOp &op = ops[k];
+    const float *v = op.values + (op.kind == PostOp::Kind::kAddTensor ? residual : at);
+    switch (op.kind) {
+      case PostOp::Kind::kMul: r = _mm512_mul_ps(r, whole ? _mm512_loadu_ps(v) : _mm512_maskz_loadu_ps(m, v)); break;
+      case PostOp::Kind::kAdd:
+      case PostOp::Kind::kAddTensor:
+        r = _mm512_add_ps(r, whole ? _mm512_loadu_ps(v) : _mm512_maskz_loadu_ps(m, v));
+        break;
+      case PostOp::Kind::kClamp: r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(op.lo)), _mm512_set1_ps(op.hi)); break;
+    }
+  }
+  return r;
+}
 
 inline __mmask16 laneMask(int lanes) {  // the first `lanes` of 16 (lanes may be <= 0 or > 16)
   return static_cast<__mmask16>(lanes >= 16 ? 0xffff : lanes <= 0 ? 0 : (1u << lanes) - 1);
@@ -152,6 +181,52 @@ __attribute__((noinline)) void tile(const uint32_t *const *x, const uint32_t *ro
           }
         }
       }
+    } else if (kEpilogue == Epilogue::kFused) {
+      const __m512i lo = _mm512_set1_epi32(to.lo), hi = _mm512_set1_epi32(to.hi);
+      const float *mult = to.mult + c, *bias = to.bias + c;
+      const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+      for (int i = 0; i < kMR; ++i) {
+        if (i >= to.valid) continue;
+        const int32_t *base = to.classRow[i] + c;
+        uint64_t bits = 0;
+#pragma GCC unroll 8
+        for (int h = 0; h < kHalves; ++h) {
+          const __m512i a = LCE_COUNTS16(i, h);
+          const __mmask16 m = laneMask(to.lanes - 16 * h);
+          __m512 r;
+          if (wholeBlock) {
+            __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
+            if (to.clampHigh) conv = _mm512_min_epi32(conv, hi);
+            if (to.clampLow) conv = _mm512_max_epi32(conv, lo);
+            r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h)),
+                              _mm512_loadu_ps(bias + 16 * h));
+          } else {
+            const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
+            const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
+            r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h)),
+                              _mm512_maskz_loadu_ps(m, bias + 16 * h));
+          }
+          r = applyPostOps16(r, to.ops, to.opCount, to.channel0 + c + 16 * h, to.residualOffset[i] + c + 16 * h, m,
+                             wholeBlock);
+          if (to.writeFloat) {
+            float *y = static_cast<float *>(to.out[i]) + c + 16 * h;
+            if (wholeBlock) _mm512_storeu_ps(y, r);
+            else _mm512_mask_storeu_ps(y, m, r);
+          }
+          bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << (16 * h);
+        }
+        if (uint32_t *word = to.bitsRow[i]) {  // the words were zeroed by run()
+          word += b;
+          if (to.bitShift == 0 && wholeBlock) {
+            *word = static_cast<uint32_t>(bits);
+          } else {
+            bits <<= to.bitShift;
+            word[0] |= static_cast<uint32_t>(bits);
+            if (to.bitShift + to.lanes > 32) word[1] |= static_cast<uint32_t>(bits >> 32);
+          }
+        }
+      }
     } else {
       const __m512i tlo = _mm512_set1_epi32(-1), thi = _mm512_set1_epi32(to.K);
       __m512i thr[kHalves];
@@ -196,51 +271,6 @@ TileFn tileFn(bool row, int nv) {
   return row ? kTiles<Source::kRow, kEpilogue>[nv] : kTiles<Source::kPointers, kEpilogue>[nv];
 }
 
-// Float output with post ops and/or the fused Quantize, from the counts of one block:
-// output_transform.h's writeOutput + finishFloat, 16 channels at a time. base: the pixels'
-// classBase rows at the block's first channel c0.
-void finishFloat(const TileContext &ctx, int64_t p0, int valid, const int32_t *const *base, int64_t c0, int lanes,
-                 const int32_t *acc) {
-  const Bconv2dOutput &o = ctx.o;
-  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
-  const __m512i lo = _mm512_set1_epi32(ctx.lo32), hi = _mm512_set1_epi32(ctx.hi32);
-  const __m512 zero = _mm512_setzero_ps();
-  for (int i = 0; i < valid; ++i) {
-    const int64_t pixel = p0 + i;
-    uint64_t bits = 0;
-    for (int j = 0; j < lanes; j += 16) {
-      const __mmask16 m = laneMask(lanes - j);
-      const int64_t c = c0 + j;
-      const __m512i a = _mm512_maskz_load_epi32(m, acc + i * kWide + j);
-      const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base[i] + j), _mm512_add_epi32(a, a));
-      const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
-      const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, ctx.mult + c));
-      __m512 r = _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, ctx.bias + c));
-      for (int k = 0; k < o.postOpCount; ++k) {
-        const PostOp &op = o.postOps[k];
-        switch (op.kind) {
-          case PostOp::Kind::kMul: r = _mm512_mul_ps(r, _mm512_maskz_loadu_ps(m, op.values + c)); break;
-          case PostOp::Kind::kAdd: r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, op.values + c)); break;
-          case PostOp::Kind::kAddTensor:
-            r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, op.values + pixel * C + c));
-            break;
-          case PostOp::Kind::kClamp:
-            r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(op.lo)), _mm512_set1_ps(op.hi));
-            break;
-        }
-      }
-      if (o.writeFloat) _mm512_mask_storeu_ps(static_cast<float *>(ctx.out) + pixel * C + c, m, r);
-      bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << j;
-    }
-    if (o.bits) {  // the words were zeroed by run(); the block's bits may straddle two words
-      auto *w = reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c0 / 32;
-      bits <<= c0 % 32;
-      w[0] |= static_cast<uint32_t>(bits);
-      if (bits >> 32) w[1] |= static_cast<uint32_t>(bits >> 32);
-    }
-  }
-}
-
 void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
              int64_t endTile, const uint32_t **x) {
   const TileContext ctx(plan, input, o, out);
@@ -248,6 +278,7 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
   const int64_t blockWords = ctx.taps * plan.words64 * kWide, outWords = packedWords(s.channelsOut);
   const bool plainFloat = o.type == OutputType::kFloat && o.postOpCount == 0 && !o.bits && o.writeFloat;
   const Epilogue epilogue = plainFloat                          ? Epilogue::kFloat
+                            : o.type == OutputType::kFloat     ? Epilogue::kFused
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
@@ -259,6 +290,7 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
   TileOutput to;
   to.lo = ctx.lo32, to.hi = ctx.hi32, to.K = static_cast<int32_t>(s.K), to.acc = acc;
   to.clampLow = ctx.lo > -s.K, to.clampHigh = ctx.hi < s.K;
+  to.ops = o.postOps, to.opCount = o.postOpCount, to.writeFloat = o.writeFloat && out;
   for (int64_t tile = firstTile; tile < endTile; ++tile) {
     const int64_t p0 = tile * kMR;
     const int64_t n = s.batch == 1 ? 0 : p0 / ctx.image, q0 = p0 - n * ctx.image;
@@ -288,23 +320,24 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
         to.lanes = lanes;
         to.mult = ctx.mult + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
+        to.channel0 = c0;
         for (int i = 0; i < valid; ++i) {
           to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
+          to.residualOffset[i] = (p0 + i) * s.channelsOut + c0;
+          to.bitsRow[i] = o.bits ? reinterpret_cast<uint32_t *>(o.bits) + (p0 + i) * outWords + c0 / 32 : nullptr;
           to.out[i] = epilogue == Epilogue::kBits
                           ? static_cast<void *>(static_cast<uint32_t *>(out) + (p0 + i) * outWords + c0 / 32)
                       : out ? static_cast<void *>(static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0)
                             : nullptr;
         }
         const int nv = (lanes + 7) / 8;
-        const TileFn fn = epilogue == Epilogue::kFloat  ? tileFn<Epilogue::kFloat>(row, nv)
-                          : epilogue == Epilogue::kBits ? tileFn<Epilogue::kBits>(row, nv)
-                                                        : tileFn<Epilogue::kCounts>(row, nv);
+        const TileFn fn = epilogue == Epilogue::kFloat   ? tileFn<Epilogue::kFloat>(row, nv)
+                          : epilogue == Epilogue::kBits  ? tileFn<Epilogue::kBits>(row, nv)
+                          : epilogue == Epilogue::kFused ? tileFn<Epilogue::kFused>(row, nv)
+                                                         : tileFn<Epilogue::kCounts>(row, nv);
         fn(x, rowBase, tapOffsets, plan.pixelStep, ctx.taps, groupOffset, w + b * blockWords, blockWords,
            s.wordsPerGroup, blocks, to);
-        if (epilogue == Epilogue::kCounts) {
-          if (o.type == OutputType::kFloat) finishFloat(ctx, p0, valid, to.classRow, c0, lanes, acc);
-          else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
-        }
+        if (epilogue == Epilogue::kCounts) ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
         b += blocks, c0 += blocks * kWide;
       }
     }
