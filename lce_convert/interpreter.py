@@ -46,7 +46,7 @@ def _runtime_module(runtime):
     raise ValueError("runtime must be 'litert', 'tf' or None (litert when installed), got %r" % (runtime,))
 
 
-def _failure(what, error, cls_if_ours=InvalidModelError):
+def _failure(what, error, cls_if_ours=InvalidModelError, input_bytes=None):
     """An LceConvertError for a TFLite RuntimeError/ValueError: the delegate's own lines when it
     reported any (they name the op, node and problem), else TFLite's text."""
     text = str(error)
@@ -54,7 +54,10 @@ def _failure(what, error, cls_if_ours=InvalidModelError):
     if ours:
         return cls_if_ours("%s: %s" % (what, "; ".join(line.strip() for line in ours)))
     text = " ".join(text.split())
-    return InterpreterError("%s: %s" % (what, text or "the TFLite runtime gave no reason (out of memory?)"))
+    if not text:  # TFLite says nothing when the arena cannot be allocated
+        text = "the TFLite runtime gave no reason (out of memory?%s)" % (
+            "" if input_bytes is None else " the inputs alone need %.3g GB" % (input_bytes / 1e9))
+    return InterpreterError("%s: %s" % (what, text))
 
 
 def check_model(model_bytes):
@@ -178,6 +181,33 @@ class Interpreter:
                                     % (d["name"], value.shape[0]))
         return value
 
+    def _check_memory(self, inputs):
+        """Refuse a batch whose tensors cannot fit in memory: TFLite's arena does not survive a
+        failed allocation (TF 2.21 crashes, ai_edge_litert gives no reason). The estimate scales
+        every tensor whose leading dimension is the current batch by the new batch."""
+        try:
+            with open("/proc/meminfo") as f:
+                available = next(int(l.split()[1]) * 1024 for l in f if l.startswith("MemAvailable:"))
+        except (OSError, StopIteration, ValueError):
+            return
+        old = [int(d["shape"][0]) for d in self._inputs if len(d["shape"])]
+        new = [int(v.shape[0]) for v, d in zip(inputs, self._inputs) if len(d["shape"])]
+        if not old or max(new) <= max(old):
+            return
+        ratio = max(n / max(o, 1) for n, o in zip(new, old))
+        try:
+            details = self._interpreter.get_tensor_details()
+        except (RuntimeError, ValueError):
+            return
+        need = 0
+        for t in details:
+            shape = [int(n) for n in t["shape"]]
+            if len(shape) >= 2 and shape[0] == max(old):
+                need += int(np.prod(shape, dtype=np.float64) * np.dtype(t["dtype"]).itemsize * ratio)
+        if need > available:
+            raise InvalidInputError("a batch of %d needs about %.3g GB of tensors, more than the %.3g GB of memory "
+                                    "available" % (max(new), need / 1e9, available / 1e9))
+
     def predict(self, x):
         """Outputs for input `x` (an array, or a list with one array per input). The batch
         size may differ from the model's; outputs are returned as an array (one output) or a
@@ -189,6 +219,7 @@ class Interpreter:
         inputs = [self._input_array(d, value) for d, value in zip(details, inputs)]
         it = self._interpreter
         resized = False
+        self._check_memory(inputs)
         for d, value in zip(details, inputs):
             if list(value.shape) != [int(n) for n in d["shape"]]:
                 try:
@@ -201,12 +232,13 @@ class Interpreter:
                 it.allocate_tensors()
             except (RuntimeError, ValueError) as e:
                 shapes = ", ".join("%r %s" % (d["name"], list(v.shape)) for d, v in zip(details, inputs))
-                raise _failure("cannot prepare the model for inputs %s" % shapes, e) from None
+                raise _failure("cannot prepare the model for inputs %s" % shapes, e,
+                               input_bytes=sum(v.size * v.itemsize for v in inputs)) from None
             finally:
                 self._refresh_details()
         try:
             for d, value in zip(self._inputs, inputs):
-                it.set_tensor(d["index"], np.ascontiguousarray(value))
+                it.set_tensor(d["index"], np.require(value, requirements="C"))  # keeps 0-d arrays 0-d
             it.invoke()
             outputs = [it.get_tensor(d["index"]) for d in self._outputs]
         except (RuntimeError, ValueError) as e:

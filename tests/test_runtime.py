@@ -219,3 +219,89 @@ def test_delegate_isa_option():
             load_delegate(delegate_path(), options={"isa": "sse9"})
     finally:
         load_delegate(delegate_path(), options={"isa": previous})
+
+
+# ---- issue 10: every runtime error is an LceConvertError subclass naming the problem ----------
+
+def _seed_model(name):
+    import os
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "seeds", name + ".tflite"), "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_predict_input_errors(runtime):
+    from lce_convert import InterpreterError, InvalidInputError
+    interpreter = lce_convert.Interpreter(_seed_model("ours_maxpool"), runtime=runtime)
+    with pytest.raises(InvalidInputError, match=r"'input_\d+' has an empty batch \(shape \[0, 20, 20, 16\]\)"):
+        interpreter.predict(np.zeros((0, 20, 20, 16), np.float32))
+    with pytest.raises(InvalidInputError, match="expects float32, got float64"):
+        interpreter.predict(np.zeros((1, 20, 20, 16)))
+    with pytest.raises(InvalidInputError, match="has 1 inputs, got 2 arrays"):
+        interpreter.predict([np.zeros((1, 20, 20, 16), np.float32)] * 2)
+    # A batch whose tensors cannot be allocated (TFLite's arena would crash in TF 2.21 and give an
+    # empty reason in ai_edge_litert).
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (2**21, 20, 20, 16), (0, 0, 0, 0))
+    with pytest.raises(InvalidInputError, match=r"a batch of 2097152 needs about [\d.]+ GB of tensors, more than"):
+        interpreter.predict(huge)
+    y = interpreter.predict(np.zeros((2, 20, 20, 16), np.float32))  # still usable
+    assert y.shape == (2, 3, 3, 32)
+
+
+@pytest.mark.parametrize("bad", [True, False, 0, 257, 1.0, "2", None])
+def test_num_threads_refused(bad):
+    from lce_convert import InvalidInputError
+    with pytest.raises(InvalidInputError, match="num_threads must be an int in 1..256"):
+        lce_convert.Interpreter(_seed_model("ours_maxpool"), num_threads=bad)
+
+
+def test_scalar_inputs():
+    """0-d inputs: Python scalars, NumPy scalars and 0-d arrays are fed as they are."""
+    import tensorflow as tf
+    from lce_convert import InvalidInputError
+
+    class Scale(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32), tf.TensorSpec([2], tf.float32)])
+        def __call__(self, s, x):
+            return s * x
+    m = Scale()
+    model = tf.lite.TFLiteConverter.from_concrete_functions([m.__call__.get_concrete_function()], m).convert()
+    interpreter = lce_convert.Interpreter(model)
+    x = np.array([1.0, -2.0], np.float32)
+    feed = lambda s: [s if len(d["shape"]) == 0 else x for d in interpreter.input_details]
+    for s in (3.0, 3, np.float32(3.0), np.array(3.0, np.float32)):
+        np.testing.assert_array_equal(interpreter.predict(feed(s)), [3.0, -6.0])
+    with pytest.raises(InvalidInputError, match=r"is a scalar \(0-d\), got shape \[1\]"):
+        interpreter.predict(feed(np.zeros(1, np.float32)))
+    with pytest.raises(InvalidInputError, match="expects float32, got 'three'"):
+        interpreter.predict(feed("three"))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_delegate_message_is_not_glued_to_tflite_text(runtime):
+    """A refusal names the op, its node and the problem, and nothing of TFLite's own text."""
+    import sys
+    import os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz"))
+    import corpus_cases
+    data, _ = corpus_cases.cases()["declared_shape_mismatch"]
+    with pytest.raises(lce_convert.InvalidModelError) as e:
+        lce_convert.Interpreter(data, runtime=runtime)
+    assert str(e.value) == ("cannot prepare the model: LceBconv2d (node 1): the model declares output shape "
+                            "[-1, 5, 10, 1], but the inputs and options give [1, 20, 20, 1]")
+
+
+def test_dequantize_int8_tiny_scale_saturates():
+    """int8 LceDequantize with a scale far below 1/127: zp + round(+-1/scale) saturates (semantics.md)
+    instead of overflowing int32 (below about 4.7e-10)."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz"))
+    import corpus_cases
+    words = np.array([[0b101, 1 << 7]], np.int32)
+    expected_bits = [(int(words[0, c // 32]) >> (c % 32)) & 1 for c in range(40)]
+    for scale, zp in ((1e-12, 0), (4e-10, -128), (1e-30, 127), (0.25, 3)):
+        model = corpus_cases.single_op_model("LceDequantize", [("int32", [1, 2])], ("int8", [1, 40], (scale, zp)))
+        y = lce_convert.Interpreter(model).predict(words)
+        plus, minus = min(127, zp + round(1 / scale)), max(-128, zp - round(1 / scale))
+        np.testing.assert_array_equal(y[0], [minus if b else plus for b in expected_bits])
