@@ -214,3 +214,65 @@ def test_fuzz_mutated_flatbuffers(small_model, tmp_path):
     print("fuzz: %(ok)d mutated models imported and round-tripped, %(rejected)d rejected" % total)
     assert total["ok"] + total["rejected"] >= 2000
     assert total["ok"] > 0 and total["rejected"] > 0
+
+
+# ---- issue 10: importer refusals ---------------------------------------------------------------
+
+def _plain_bnn():
+    path = os.path.join(HERE, "fuzz", "seeds", "plain_bnn.tflite")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _first_op(m, builtin):
+    for i, op in enumerate(m.subgraphs[0].operators):
+        if m.operatorCodes[op.opcodeIndex].builtinCode == builtin:
+            return i, op
+    raise AssertionError("no such operator")
+
+
+@pytest.mark.parametrize("op_name, field, value, expected", [
+    ("CONV_2D", "strideW", 0, "stride_w = 0"),
+    ("CONV_2D", "dilationHFactor", -1, "dilation_h_factor = -1"),
+    ("MAX_POOL_2D", "filterWidth", 0, "filter_width = 0"),
+    ("MAX_POOL_2D", "strideH", 0, "stride_h = 0"),
+])
+def test_window_options_refused_at_import(op_name, field, value, expected):
+    """A zero stride or filter size is refused at import, naming the operator (it used to reach
+    the passes and fail as a PassPipelineError about an internal lq op)."""
+    s = schema()
+    data = _plain_bnn()
+    m = model_t(data)
+    index, op = _first_op(m, getattr(s.BuiltinOperator, op_name))
+    setattr(op.builtinOptions, field, value)
+    bad = pack(m)
+    with pytest.raises(InvalidModelError, match=r"operator %d \(%s\) has %s; strides, dilations and filter sizes"
+                       % (index, op_name, expected)):
+        lce_convert.import_tflite(bad)
+    with pytest.raises(InvalidModelError, match=op_name):
+        lce_convert.convert_tflite(bad)
+
+
+def test_contradicting_shape_signature_refused(small_model):
+    m = model_t(small_model)
+    t = m.subgraphs[0].tensors[2]
+    t.shapeSignature = np.array([2] + [int(d) for d in t.shape][1:], np.int32)
+    with pytest.raises(InvalidModelError, match=r"tensor 2 has shape \[1, 4\] but shape_signature \[2, 4\]"):
+        lce_convert.import_tflite(pack(m))
+    t.shapeSignature = np.array([-1] + [int(d) for d in t.shape][1:], np.int32)  # dynamic batch: fine
+    module = lce_convert.import_tflite(pack(m))
+    assert lce_convert.import_tflite(module.to_tflite()).text() == module.text()
+
+
+def test_subgraph_names_colliding_with_fallback_names(small_model):
+    """Own names that look like the fallback symbols (subgraph_<i>) do not collide with them."""
+    m = model_t(small_model)
+    assert len(m.subgraphs) == 2
+    m.subgraphs[0].name = b"subgraph_1"
+    m.subgraphs[1].name = None
+    module = lce_convert.import_tflite(pack(m))
+    text = module.text()
+    assert "func.func @subgraph_1(" in text and "@subgraph_1_1(" in text
+    again = model_t(module.to_tflite())
+    assert [g.name for g in again.subgraphs] == [b"subgraph_1", None]
+    assert lce_convert.import_tflite(module.to_tflite()).text() == text
