@@ -112,3 +112,50 @@ def test_asan_setup_reports(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True, timeout=120,
                        env=asan_build.sanitizer_env())
     assert r.returncode != 0 and "heap-buffer-overflow" in r.stderr, r.stderr[-2000:]
+
+
+def _clang():
+    for name in ("clang++-22", "clang++-19", "clang++"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_flexbuffer_options_libfuzzer(tmp_path):
+    """A short run of the libFuzzer target of the delegate's flexbuffer options reader (with ASan
+    + UBSan), from the Lce ops' options of the seed models. Long runs: tests/fuzz/README.md."""
+    clang = _clang()
+    if clang is None:
+        pytest.skip("needs clang with libFuzzer (apt-get install clang-22 libclang-rt-22-dev)")
+    root = os.path.dirname(HERE)
+    exe = tmp_path / "flexbuffer_options_fuzzer"
+    r = subprocess.run([clang, "-std=c++17", "-g", "-O1", "-fsanitize=fuzzer,address,undefined",
+                        "-fno-sanitize-recover=all", "-I" + os.path.join(root, "kernels", "delegate"),
+                        os.path.join(FUZZ, "libfuzzer", "flexbuffer_options_fuzzer.cc"),
+                        os.path.join(root, "kernels", "delegate", "flexbuffer_map.cc"), "-o", str(exe)],
+                       capture_output=True, text=True, timeout=300)
+    if r.returncode != 0 and "fuzzer" in r.stderr:
+        pytest.skip("clang without the libFuzzer runtime: " + r.stderr[-300:])
+    assert r.returncode == 0, r.stderr[-3000:]
+    corpus_dir = tmp_path / "corpus"
+    subprocess.run([sys.executable, os.path.join(FUZZ, "libfuzzer", "seed_corpus.py"), str(corpus_dir)], check=True,
+                   timeout=120)
+    r = subprocess.run([str(exe), "-runs=200000", "-seed=1", "-max_len=512", str(corpus_dir)], capture_output=True,
+                       text=True, timeout=300, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Done 200000 runs" in r.stderr
+
+
+def test_importer_atheris(tmp_path):
+    """A short run of the atheris target of the importer's flatbuffer reader."""
+    pytest.importorskip("atheris")
+    corpus_dir = tmp_path / "corpus"
+    corpus_dir.mkdir()
+    for name in ("ours_maxpool", "lce_maxpool", "while_loop"):
+        shutil.copy(os.path.join(FUZZ, "seeds", name + ".tflite"), corpus_dir)
+    r = subprocess.run([sys.executable, os.path.join(FUZZ, "atheris_importer.py"), str(corpus_dir), "-runs=400",
+                        "-seed=1", "-max_len=40000"], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Done 400 runs" in r.stderr
