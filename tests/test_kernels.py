@@ -242,7 +242,7 @@ def test_bad_arguments():
         K.bconv2d(x, w, channels_in=8, groups=2)
     with pytest.raises(ValueError, match="needs thresholds"):
         K.bconv2d(x, w, channels_in=8, output_type="bitpacked")
-    with pytest.raises(ValueError, match="VALID filter larger"):
+    with pytest.raises(ValueError, match="VALID height window larger than the input"):
         K.bconv2d(np.zeros((1, 2, 2, 1), np.int32), w, channels_in=8)
     with pytest.raises(ValueError, match="unknown ISA"):
         K.set_isa("sse9")

@@ -172,6 +172,32 @@ void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int32_t
   }
 }
 
+// Bitpacked output of pixels without zero-padding taps: every tap counts, so conv = K - 2 * acc
+// and the bit (K - conv) > 2 * threshold is acc > threshold, 8 channels per compare (the words
+// were zeroed by run(); 8 bits may straddle two words when a group does not start a word).
+void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, int64_t c0, int lanes, const int32_t *acc,
+                   int stride) {
+  const int64_t words = packedWords(ctx.s.channelsOut);
+  const int32_t *threshold = ctx.o.threshold;
+  for (int i = 0; i < valid; ++i) {
+    auto *w = reinterpret_cast<uint32_t *>(ctx.out) + (p0 + i) * words;
+    int j = 0;
+    for (; j + 8 <= lanes; j += 8) {
+      const int64_t c = c0 + j;
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i * stride + j));
+      const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(threshold + c));
+      const uint64_t m = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a, t))));
+      const uint64_t shifted = m << (c % 32);
+      w[c / 32] |= static_cast<uint32_t>(shifted);
+      if (shifted >> 32) w[c / 32 + 1] |= static_cast<uint32_t>(shifted >> 32);
+    }
+    for (; j < lanes; ++j) {
+      const int64_t c = c0 + j;
+      if (acc[i * stride + j] > threshold[c]) w[c / 32] |= 1u << (c % 32);
+    }
+  }
+}
+
 // Output pixels [firstTile * kTilePixels, endTile * kTilePixels): per group and run of NV
 // channel blocks (outer, so that the blocks' filter stays in cache), micro-tiles of MR pixels.
 constexpr int kTilePixels = 12;  // a multiple of every MR
@@ -195,6 +221,7 @@ void lutBlocks(const TileContext &ctx, int64_t firstPixel, int64_t endPixel, int
     lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, plan.lutBytes, w, blockStride, wide, acc);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
     if (ctx.floatOut && !border && lanes % 8 == 0) writeFloatTile(ctx, p0, valid, full, c0, lanes, acc, NV * kLutBlock);
+    else if (ctx.o.type == OutputType::kBitpacked && !border) writeBitsTile(ctx, p0, valid, c0, lanes, acc, NV * kLutBlock);
     else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, NV * kLutBlock, conv);
   }
 }
