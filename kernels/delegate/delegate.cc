@@ -176,6 +176,7 @@ struct Op {
   lce_kernels::Bconv2dShape bconv;
   std::unique_ptr<lce_kernels::Bconv2dPlan> plan;  // indirection and, for a constant filter, the filter
   bool constantFilter = false;
+  bool finiteCheckAtInvoke = false;  // int8 output with a computed multiplier or bias
   lce_kernels::Bconv2dOutput output;  // clamp and output mode (pointers are set at invoke)
   // BMaxPool2d
   lce_kernels::PoolShape pool;
@@ -306,6 +307,12 @@ bool prepareDequantize(Step &s) {
 // ---- LceBconv2d ------------------------------------------------------------------------------
 constexpr int64_t kMaxPlanEntries = int64_t(1) << 26;  // output pixels x taps of one image
 
+bool allFinite(const float *v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(v[i])) return false;
+  return true;
+}
+
 bool prepareBconv2d(Step &s) {
   NodeChecker &c = s.check;
   Op &op = s.op;
@@ -361,6 +368,20 @@ bool prepareBconv2d(Step &s) {
                     static_cast<long long>(elementsOf(dimsOf(t.dims))), static_cast<long long>(b.channelsOut));
   }
   if (bitpacked && op.inputs[4] < 0) return c.fail("bitpacked (int32) output needs the output threshold");
+  // int8 output rounds and saturates y = clamp(conv) * m + b: a NaN (from a non-finite m or b)
+  // has no int8 value. Constant m and b are checked here, computed ones at every invoke.
+  op.finiteCheckAtInvoke = false;
+  if (out.type == kTfLiteInt8)
+    for (int k = 2; k < 4; ++k) {
+      if (op.inputs[k] < 0) continue;
+      const TfLiteTensor &t = s.ctx->tensors[op.inputs[k]];
+      if (t.allocation_type != kTfLiteMmapRo || !t.data) {
+        op.finiteCheckAtInvoke = true;
+        continue;
+      }
+      if (!allFinite(static_cast<const float *>(t.data), b.channelsOut))
+        return c.fail("%s has a non-finite value, which int8 output cannot represent", kNames[k]);
+    }
 
   int64_t pixels, entries;
   if (__builtin_mul_overflow(b.outHeight, b.outWidth, &pixels) ||
@@ -570,6 +591,11 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
       o.bias = static_cast<const float *>(data(3));
       o.threshold = static_cast<const int32_t *>(data(4));
       if (!op.plan) return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("not prepared"), kTfLiteError;
+      if (op.finiteCheckAtInvoke && !((!o.multiplier || allFinite(o.multiplier, op.bconv.channelsOut)) &&
+                                      (!o.bias || allFinite(o.bias, op.bconv.channelsOut))))
+        return NodeChecker(ctx, opName(op.kind), op.nodeIndex)
+                   .fail("the multiplier or bias has a non-finite value, which int8 output cannot represent"),
+               kTfLiteError;
       void *result = out->data;
       lce_kernels::PostOp postOps[16];
       if (op.finalTensor >= 0) {  // fused epilogue: post ops, the chain's result, the Quantize bits

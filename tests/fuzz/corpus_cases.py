@@ -43,8 +43,9 @@ def _edit(seed, edit):
 
 
 def single_op_model(op, inputs, output, options=None):
-    """A model of one Lce op whose inputs are the graph inputs: `inputs` and `output` are
-    (type name, shape[, (scale, zero point)]); `options` a dict for the flexbuffer options."""
+    """A model of one Lce op: `inputs` and `output` are (type name, shape[, (scale, zero point)
+    or None[, constant data]]); inputs without constant data are the graph inputs; `options` a
+    dict for the flexbuffer options."""
     from flatbuffers import flexbuffers
     sch = mutate.schema()
     m = sch.ModelT()
@@ -63,7 +64,12 @@ def single_op_model(op, inputs, output, options=None):
         t.type = getattr(sch.TensorType, spec[0].upper())
         t.shape = _i32(spec[1])
         t.buffer = 0
-        if len(spec) > 2:
+        if len(spec) > 3:
+            b = sch.BufferT()
+            b.data = np.frombuffer(np.ascontiguousarray(spec[3]).tobytes(), np.uint8)
+            m.buffers.append(b)
+            t.buffer = len(m.buffers) - 1
+        if len(spec) > 2 and spec[2] is not None:
             q = sch.QuantizationParametersT()
             q.scale = np.array([spec[2][0]], np.float32)
             q.zeroPoint = np.array([spec[2][1]], np.int64)
@@ -76,7 +82,7 @@ def single_op_model(op, inputs, output, options=None):
     if options:
         o.customOptions = np.frombuffer(flexbuffers.Dumps(options), np.uint8)
     g.operators = [o]
-    g.inputs = _i32(range(len(inputs)))
+    g.inputs = _i32([k for k, spec in enumerate(inputs) if len(spec) < 4])
     g.outputs = _i32([len(inputs)])
     m.subgraphs = [g]
     return mutate.pack(m)
@@ -124,7 +130,8 @@ def cases():
     def output_is_own_input(m):
         op = _ops(m, bconv)[1]
         op.outputs = _i32([int(op.inputs[0])])
-    s["output_own_input"] = (_edit("ours_maxpool", output_is_own_input), r"also an input of the node|written by another")
+    s["output_own_input"] = (_edit("ours_maxpool", output_is_own_input),
+                             r"also an input of the node|written by another|reads tensor 10, which node 3 writes")
 
     for t, type_name in ((9, "int8"), (7, "int16"), (6, "bool"), (0, "float32")):
         def pool_output_type(m, t=t):
@@ -159,6 +166,18 @@ def cases():
     s["dequantize_int8_scale_nan"] = (
         single_op_model("LceDequantize", [("int32", [1, 3, 1])], ("int8", [1, 3, 32], (float("nan"), 0))),
         r"needs a finite positive int8 scale")
+    bconv_options = {"channels_in": 32, "padding": 1, "stride_height": 1, "stride_width": 1,
+                     "dilation_height_factor": 1, "dilation_width_factor": 1, "fused_activation_function": 0,
+                     "pad_values": 0}
+    multiplier = np.array([1.0, float("nan"), 1.0, 1.0], np.float32)
+    s["bconv2d_int8_output_nan_multiplier"] = (
+        single_op_model("LceBconv2d", [("int32", [1, 3, 3, 1]),
+                                       ("int32", [4, 3, 3, 1], None, np.arange(36, dtype=np.int32)),
+                                       ("float32", [4], None, multiplier),
+                                       ("float32", [4], None, np.zeros(4, np.float32)),
+                                       ("int32", [4], None, np.zeros(4, np.int32))],
+                        ("int8", [1, 1, 1, 4], (0.1, 0)), bconv_options),
+        r"the post-activation multiplier has a non-finite value")
     s["dequantize_channels_not_unpacking"] = (
         single_op_model("LceDequantize", [("int32", [2, 2])], ("float32", [2, 65])),
         r"does not unpack the input shape \[2, 2\]")
