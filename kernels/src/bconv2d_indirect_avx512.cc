@@ -182,48 +182,60 @@ __attribute__((noinline)) void tile(const uint32_t *const *x, const uint32_t *ro
         }
       }
     } else if (kEpilogue == Epilogue::kFused) {
-      const __m512i lo = _mm512_set1_epi32(to.lo), hi = _mm512_set1_epi32(to.hi);
+      // Locals (the bits stores could alias the output's int fields), and a straight path for
+      // the most common chain, a residual ADD alone (QuickNet, Bi-Real Net).
+      const int valid = to.valid, lanes = to.lanes, bitShift = to.bitShift, opCount = to.opCount;
+      const PostOp *ops = to.ops;
+      const bool writeFloat = to.writeFloat, clampLow = to.clampLow, clampHigh = to.clampHigh;
+      const float *residual = opCount == 1 && ops[0].kind == PostOp::Kind::kAddTensor ? ops[0].values : nullptr;
+      const int64_t channel = to.channel0 + c;
+      int32_t loV = to.lo, hiV = to.hi;
+      asm("" : "+r"(loV), "+r"(hiV));  // made here, not hoisted: see the float epilogue
+      const __m512i lo = _mm512_set1_epi32(loV), hi = _mm512_set1_epi32(hiV);
       const float *mult = to.mult + c, *bias = to.bias + c;
       const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
       for (int i = 0; i < kMR; ++i) {
-        if (i >= to.valid) continue;
+        if (i >= valid) continue;
         const int32_t *base = to.classRow[i] + c;
+        float *y = writeFloat ? static_cast<float *>(to.out[i]) + c : nullptr;
+        const int64_t at = to.residualOffset[i] + c;
+        uint32_t *word = to.bitsRow[i];
         uint64_t bits = 0;
 #pragma GCC unroll 8
         for (int h = 0; h < kHalves; ++h) {
           const __m512i a = LCE_COUNTS16(i, h);
-          const __mmask16 m = laneMask(to.lanes - 16 * h);
+          const __mmask16 m = laneMask(lanes - 16 * h);
           __m512 r;
           if (wholeBlock) {
             __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
-            if (to.clampHigh) conv = _mm512_min_epi32(conv, hi);
-            if (to.clampLow) conv = _mm512_max_epi32(conv, lo);
+            if (clampHigh) conv = _mm512_min_epi32(conv, hi);
+            if (clampLow) conv = _mm512_max_epi32(conv, lo);
             r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h)),
                               _mm512_loadu_ps(bias + 16 * h));
+            if (residual) r = _mm512_add_ps(r, _mm512_loadu_ps(residual + at + 16 * h));
           } else {
             const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
             const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
             r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h)),
                               _mm512_maskz_loadu_ps(m, bias + 16 * h));
+            if (residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, residual + at + 16 * h));
           }
-          r = applyPostOps16(r, to.ops, to.opCount, to.channel0 + c + 16 * h, to.residualOffset[i] + c + 16 * h, m,
-                             wholeBlock);
-          if (to.writeFloat) {
-            float *y = static_cast<float *>(to.out[i]) + c + 16 * h;
-            if (wholeBlock) _mm512_storeu_ps(y, r);
-            else _mm512_mask_storeu_ps(y, m, r);
+          if (!residual) r = applyPostOps16(r, ops, opCount, channel + 16 * h, at + 16 * h, m, wholeBlock);
+          if (y) {
+            if (wholeBlock) _mm512_storeu_ps(y + 16 * h, r);
+            else _mm512_mask_storeu_ps(y + 16 * h, m, r);
           }
           bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << (16 * h);
         }
-        if (uint32_t *word = to.bitsRow[i]) {  // the words were zeroed by run()
+        if (word) {  // the words were zeroed by run()
           word += b;
-          if (to.bitShift == 0 && wholeBlock) {
+          if (bitShift == 0 && wholeBlock) {
             *word = static_cast<uint32_t>(bits);
           } else {
-            bits <<= to.bitShift;
+            bits <<= bitShift;
             word[0] |= static_cast<uint32_t>(bits);
-            if (to.bitShift + to.lanes > 32) word[1] |= static_cast<uint32_t>(bits >> 32);
+            if (bitShift + lanes > 32) word[1] |= static_cast<uint32_t>(bits >> 32);
           }
         }
       }
