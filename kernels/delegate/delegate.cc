@@ -46,6 +46,7 @@
 
 #include "flexbuffer_map.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/thread_pool.h"
 #include "node_checks.h"
 #include "tflite_abi.h"
 
@@ -824,9 +825,22 @@ TfLiteStatus kernelPrepare(TfLiteContext *ctx, TfLiteNode *node) {
   return kTfLiteOk;
 }
 
+// The pool's workers are woken when a partition starts and rest when it ends: between
+// partitions TFLite's own ops run on its threads (lce_kernels::ThreadPool::rest).
+struct PoolWindow {
+  int threads;
+  explicit PoolWindow(int threads) : threads(threads) {
+    if (threads > 1) lce_kernels::ThreadPool::instance().wake(threads);
+  }
+  ~PoolWindow() {
+    if (threads > 1) lce_kernels::ThreadPool::instance().rest();
+  }
+};
+
 TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
   auto *p = static_cast<Partition *>(node->user_data);
   Profile &profile = Profile::instance();
+  const PoolWindow window(p->threads > 0 ? p->threads : std::max(1, ctx->recommended_num_threads));
   for (Op &op : p->ops) {
     if (op.fusedInto >= 0) continue;  // runs in its Bconv2d's output pass
     for (int j : op.chain)

@@ -51,13 +51,20 @@ void ThreadPool::ensureWorkers(int count) {
 }
 
 void ThreadPool::workerLoop(int index, uint64_t seen) {
+  uint64_t wakes = wakes_.load(std::memory_order_relaxed);
   for (;;) {
     auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-    if (!spinUntil(fresh)) {
+    auto resting = [&] { return resting_.load(std::memory_order_relaxed); };
+    // Poll for the next task (unless told to rest), else sleep until a task or a wake(), after
+    // which it polls again.
+    for (;;) {
+      if (resting() ? fresh() : spinUntil([&] { return fresh() || resting(); }) && fresh()) break;
       std::unique_lock<std::mutex> lock(mutex_);
       sleepers_.fetch_add(1, std::memory_order_seq_cst);
-      wake_.wait(lock, fresh);
+      wake_.wait(lock, [&] { return fresh() || wakes_.load(std::memory_order_relaxed) != wakes; });
       sleepers_.fetch_sub(1, std::memory_order_relaxed);
+      wakes = wakes_.load(std::memory_order_relaxed);
+      if (fresh()) break;
     }
     seen = generation_.load(std::memory_order_acquire);
     const std::function<void(int64_t, int64_t)> *task;
@@ -79,6 +86,18 @@ void ThreadPool::workerLoop(int index, uint64_t seen) {
   }
 }
 
+void ThreadPool::rest() { resting_.store(true, std::memory_order_relaxed); }
+
+void ThreadPool::wake(int threads) {
+  resting_.store(false, std::memory_order_relaxed);
+  if (threads <= 1 || sleepers_.load(std::memory_order_seq_cst) == 0) return;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wakes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  wake_.notify_all();
+}
+
 void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(int64_t, int64_t)> &fn) {
   threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, n)));
   if (threads == 1) {
@@ -86,6 +105,7 @@ void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(in
     return;
   }
   std::lock_guard<std::mutex> call(callMutex_);
+  resting_.store(false, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ensureWorkers(threads - 1);

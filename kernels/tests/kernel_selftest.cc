@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -24,6 +26,10 @@ int threadPoolStress() {
     ThreadPool pool;
     for (int call = 0; call < 40; ++call) {
       const int threads = 2 + (p + call) % 3, n = 1 + (p * 7 + call) % 50;
+      // rest() and wake() between calls, as the delegate does around its partitions
+      if ((p + call) % 3 == 0) pool.rest();
+      if ((p * 3 + call) % 5 == 0) pool.wake(threads);
+      if ((p + call) % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(400));
       std::vector<std::atomic<int>> hits(n);
       pool.parallelFor(threads, n, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);

@@ -26,6 +26,13 @@ class ThreadPool {
   static ThreadPool &instance();
   // Runs fn(begin, end) over [0, n) on `threads` threads (1 = inline) and waits.
   void parallelFor(int threads, int64_t n, const std::function<void(int64_t, int64_t)> &fn);
+  // Between runs of another runtime's ops (the delegate's partitions alternate with TFLite's),
+  // rest() lets the workers sleep at once instead of polling the cores away from the other
+  // runtime's threads, and wake(threads) wakes `threads - 1` of them ahead of the next
+  // parallelFor (they poll for it as after a task), so that their wake-up latency overlaps the
+  // caller's serial work.
+  void rest();
+  void wake(int threads);
   ~ThreadPool();
 
  private:
@@ -43,6 +50,8 @@ class ThreadPool {
   std::atomic<int> pending_{0};    // workers that have not finished the current task
   std::atomic<int> sleepers_{0};   // workers blocked (or about to block) on wake_
   std::atomic<bool> waiting_{false};  // the caller blocks (or is about to block) on done_
+  std::atomic<bool> resting_{false};  // rest(): workers stop polling and sleep
+  std::atomic<uint64_t> wakes_{0};    // wake(): bumped to wake sleeping workers without a task
   bool stop_ = false;
   std::mutex callMutex_;  // one parallelFor at a time
 };
