@@ -210,8 +210,9 @@ class Interpreter:
 
     def predict(self, x):
         """Outputs for input `x` (an array, or a list with one array per input). The batch
-        size may differ from the model's; outputs are returned as an array (one output) or a
-        list."""
+        size may differ from the model's (a model that TFLite cannot resize runs the samples
+        one by one, with a warning the first time); outputs are returned as an array (one
+        output) or a list."""
         inputs = list(x) if isinstance(x, (list, tuple)) else [x]
         details = self.input_details
         if len(inputs) != len(details):
@@ -220,20 +221,24 @@ class Interpreter:
         it = self._interpreter
         resized = False
         self._check_memory(inputs)
+        if getattr(self, "_one_by_one", False):
+            return self._predict_one_by_one(inputs, None)
         for d, value in zip(details, inputs):
             if list(value.shape) != [int(n) for n in d["shape"]]:
                 try:
                     it.resize_tensor_input(d["index"], list(value.shape))
                 except (RuntimeError, ValueError) as e:
-                    raise _failure("cannot resize input %r to %s" % (d["name"], list(value.shape)), e) from None
+                    return self._predict_one_by_one(inputs, _failure(
+                        "cannot resize input %r to %s" % (d["name"], list(value.shape)), e))
                 resized = True
         if resized:
             try:
                 it.allocate_tensors()
             except (RuntimeError, ValueError) as e:
                 shapes = ", ".join("%r %s" % (d["name"], list(v.shape)) for d, v in zip(details, inputs))
-                raise _failure("cannot prepare the model for inputs %s" % shapes, e,
-                               input_bytes=sum(v.size * v.itemsize for v in inputs)) from None
+                return self._predict_one_by_one(inputs, _failure(
+                    "cannot prepare the model for inputs %s" % shapes, e,
+                    input_bytes=sum(v.size * v.itemsize for v in inputs)))
             finally:
                 self._refresh_details()
         try:
@@ -243,4 +248,44 @@ class Interpreter:
             outputs = [it.get_tensor(d["index"]) for d in self._outputs]
         except (RuntimeError, ValueError) as e:
             raise _failure("cannot run the model", e) from None
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def _predict_one_by_one(self, inputs, failure):
+        """The batch run one sample at a time, as LCE 0.16's predict does: for models whose
+        batch-1 shapes are fixed inside the graph (a RESHAPE or SELECT with a constant shape),
+        which TFLite cannot resize. `failure` is the error of the resize, raised if the
+        samples cannot run one by one either (None once the fallback is known to work)."""
+        import warnings
+        batched = [v for v, d in zip(inputs, self._inputs) if len(d["shape"])]
+        batch = {int(v.shape[0]) for v in batched}
+        if failure is not None and (len(batch) != 1 or batch == {1}):
+            raise failure from None
+        if len(batch) > 1:
+            raise InvalidInputError("the inputs have different batch sizes %s; this model runs the samples one by one"
+                                    % sorted(batch))
+        it = self._interpreter
+        try:
+            for d, value in zip(self._inputs, inputs):
+                if len(d["shape"]):  # the details may predate the failed resize
+                    it.resize_tensor_input(d["index"], [1] + list(value.shape[1:]))
+            it.allocate_tensors()
+        except (RuntimeError, ValueError) as e:
+            self._refresh_details()
+            raise (failure or _failure("cannot prepare the model for one sample", e)) from None
+        self._refresh_details()
+        if not getattr(self, "_one_by_one", False):
+            warnings.warn("the model cannot be resized to a batch of %d (%s); running the samples one by one"
+                          % (max(batch), failure), stacklevel=3)
+            self._one_by_one = True
+        results = []
+        try:
+            for i in range(int(batched[0].shape[0]) if batched else 1):
+                for d, value in zip(self._inputs, inputs):
+                    one = value[i:i + 1] if len(d["shape"]) else value
+                    it.set_tensor(d["index"], np.require(one, requirements="C"))
+                it.invoke()
+                results.append([it.get_tensor(d["index"]) for d in self._outputs])
+        except (RuntimeError, ValueError) as e:
+            raise _failure("cannot run the model", e) from None
+        outputs = [np.concatenate(r) if r[0].ndim else np.stack(r) for r in zip(*results)]
         return outputs[0] if len(outputs) == 1 else outputs

@@ -81,3 +81,43 @@ def test_zero_padded_dilated_convs_are_binarized(size, bitpacked):
     assert text.count('"lq.Bconv2d"') == 5 == lce_bconv_count(model)
     x = np.random.default_rng(size).normal(size=(2, size, size, 3)).astype(np.float32)
     assert_matches(model, converted, x)
+
+
+def fixed_batch_model():
+    """A binary conv, then a Reshape: with the batch fixed to 1 (LCE 0.16's converter always
+    fixes it, ours keeps the Keras model's), the RESHAPE's shape is the constant [1, 128]."""
+    tf, lq = _lib()
+    tf.keras.utils.set_random_seed(5)
+    x = tf.keras.Input((8, 8, 3), batch_size=1)
+    y = tf.keras.layers.Conv2D(8, 3)(x)
+    y = _qconv(lq, 8, 3, "binary", padding="valid")(y)
+    y = tf.keras.layers.Reshape((1, 1, 128))(y)
+    y = tf.keras.layers.Dense(4)(y)
+    return tf.keras.Model(x, tf.keras.layers.Flatten()(y))
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tf"])
+@pytest.mark.parametrize("converter", ["ours", "lce"])
+def test_predict_falls_back_to_one_by_one(converter, runtime):
+    import larq_compute_engine as lce
+    tf, _ = _lib()
+    model = fixed_batch_model()
+    model_bytes = lce_convert.convert_keras_model(model) if converter == "ours" else lce.convert_keras_model(model)
+    assert "tensor<1x128xf32>" in lce_convert.tflite_to_mlir(model_bytes)
+    x = np.random.default_rng(0).normal(size=(3, 8, 8, 3)).astype(np.float32)
+    keras = np.concatenate([model(x[i:i + 1], training=False).numpy() for i in range(3)])
+    interpreter = lce_convert.Interpreter(model_bytes, runtime=runtime)
+    with pytest.warns(UserWarning, match="cannot be resized to a batch of 3.*one by one") as caught:
+        y = interpreter.predict(x)
+    assert len([w for w in caught if "one by one" in str(w.message)]) == 1
+    assert y.shape == (3, 4)
+    np.testing.assert_allclose(y, keras, rtol=1e-4, atol=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once
+        np.testing.assert_array_equal(interpreter.predict(x[:2]), y[:2])
+        np.testing.assert_array_equal(interpreter.predict(x[2:]), y[2:])
+    # A model that resizes keeps one run per batch, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        free = lce_convert.convert_keras_model(tf.keras.Model(model.inputs, model.layers[2].output))
+        assert lce_convert.Interpreter(free, runtime=runtime).predict(np.zeros((3, 8, 8, 3), np.float32)).shape[0] == 3
