@@ -13,7 +13,9 @@
 // "of vector" is the fraction of the XOR + popcount vector peak (AVX-512 where the CPU has it,
 // else AVX2), "of LUT" of the byte-LUT peak.
 // Paths: the scalar POPCNT kernel, the AVX2 kernel, the AVX-512 kernel (if supported) on one
-// thread, and the best path on two threads; repeats interleave the paths. One-thread rows and the
+// thread, and the best path on two threads, all with float output (multiplier and bias); then
+// the best path with bitpacked output ("bits") and with QuickNet's fused residual block (float
+// output + residual ADD + LceQuantize of the sum, "+add+q"); repeats interleave the paths. One-thread rows and the
 // peaks are timed in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the machines are shared, and
 // pre-emption by other jobs is then not counted); two-thread rows in wall-clock time (marked
 // "wall"). Quote medians.
@@ -238,11 +240,17 @@ struct Case {
   int64_t size, channelsIn, channelsOut, stride;
 };
 
+// Output of a path: float (multiplier + bias), bitpacked (thresholds), or QuickNet's fused
+// residual block (float output + the residual ADD + the LceQuantize of the sum, as the delegate
+// fuses them; the sum is written too).
+enum class Out { kFloat, kBits, kResidualQuantize };
+
 struct Path {
   std::string name;
   Isa isa;
   int threads;
   bool reference;
+  Out out = Out::kFloat;
 };
 
 }  // namespace
@@ -285,6 +293,8 @@ int main(int argc, char **argv) {
   if (hasAvx2) paths.push_back({"avx2", Isa::kAvx2, 1, false});
   if (hasAvx512) paths.push_back({"avx512", Isa::kAvx512, 1, false});
   paths.push_back({std::string(isaName(best)) + "/2t wall", best, 2, false});
+  paths.push_back({std::string(isaName(best)) + " bits", best, 1, false, Out::kBits});
+  paths.push_back({std::string(isaName(best)) + " +add+q", best, 1, false, Out::kResidualQuantize});
 
   const Case cases[] = {{"56x56x64 -> 64", 56, 64, 64, 1},       {"28x28x128 -> 128", 28, 128, 128, 1},
                         {"28x28x256 -> 256", 28, 256, 256, 1},   {"14x14x256 -> 256", 14, 256, 256, 1},
@@ -302,9 +312,17 @@ int main(int argc, char **argv) {
     for (auto &v : input) v = static_cast<int32_t>(rng());
     for (auto &v : filter) v = static_cast<int32_t>(rng());
     std::vector<float> mult(s.channelsOut, 0.5f), bias(s.channelsOut, 0.25f);
-    std::vector<float> out(s.outHeight * s.outWidth * s.channelsOut);
-    Bconv2dOutput o;
-    o.multiplier = mult.data(), o.bias = bias.data();
+    std::vector<int32_t> thresholds(s.channelsOut, static_cast<int32_t>(s.K / 2));
+    // 64-byte aligned, as TFLite's arena
+    std::vector<float, CacheAlignedAllocator<float>> out(s.outHeight * s.outWidth * s.channelsOut),
+        residual(out.size(), 0.125f);
+    std::vector<int32_t, CacheAlignedAllocator<int32_t>> bits(s.outHeight * s.outWidth * packedWords(s.channelsOut));
+    Bconv2dOutput outputs[3];
+    for (Bconv2dOutput &o : outputs) o.multiplier = mult.data(), o.bias = bias.data();
+    outputs[1].type = OutputType::kBitpacked, outputs[1].threshold = thresholds.data();
+    PostOp add;
+    add.kind = PostOp::Kind::kAddTensor, add.values = residual.data();
+    outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data();
     const Bconv2dPlan plan(s, filter.data());  // prepared once, as in the delegate
     const double macs = static_cast<double>(s.outHeight * s.outWidth) * s.channelsOut * s.K;
     // Repeats interleave the paths, so that noise from other jobs hits every path alike.
@@ -318,8 +336,10 @@ int main(int argc, char **argv) {
         setIsa(path.isa);
         double (*now)() = path.threads == 1 ? threadSeconds : wallSeconds;
         const double t0 = now();
-        if (path.reference) bconv2dReference(s, input.data(), filter.data(), o, out.data());
-        else plan.run(input.data(), o, out.data(), path.threads);
+        const Bconv2dOutput &o = outputs[static_cast<int>(path.out)];
+        void *dst = path.out == Out::kBits ? static_cast<void *>(bits.data()) : static_cast<void *>(out.data());
+        if (path.reference) bconv2dReference(s, input.data(), filter.data(), o, dst);
+        else plan.run(input.data(), o, dst, path.threads);
         if (r == 0) continue;
         const double t = now() - t0;
         times[k].push_back(t);
