@@ -206,6 +206,14 @@ struct Partition {
   std::vector<Op> ops;
   std::vector<int> outputs;  // tensors visible outside the partition
   int threads = 0;           // the delegate's num_threads option; 0: the interpreter's
+  // In-place results (planFusion): a fused chain's result that only this partition reads is
+  // written over the buffer of the residual it adds, when that residual is dead afterwards;
+  // storage maps such a tensor to the tensor whose buffer holds it.
+  std::map<int, int> storage;
+  void *data(TfLiteContext *ctx, int t) const {
+    auto it = storage.find(t);
+    return ctx->tensors[it == storage.end() ? t : it->second].data;
+  }
 };
 
 // The delegate's options (TfLiteDelegate::data_).
@@ -512,9 +520,9 @@ bool prepareOp(TfLiteContext *ctx, Partition &p, Op &op) {
 
 // An elementwise op on its own (not fused): the float32 operation of PostOp, then the clamp of
 // the activation, with max/min as output_transform.h does them.
-void runElementwise(TfLiteContext *ctx, const Op &op) {
+void runElementwise(TfLiteContext *ctx, const Partition &p, const Op &op) {
   const TfLiteTensor &out = ctx->tensors[op.outputs[0]];
-  float *y = static_cast<float *>(out.data);
+  float *y = static_cast<float *>(p.data(ctx, op.outputs[0]));
   const int64_t n = elementsOf(dimsOf(out.dims));
   float lo = -INFINITY, hi = INFINITY;
   bool clamp = false;
@@ -522,9 +530,9 @@ void runElementwise(TfLiteContext *ctx, const Op &op) {
   else if (op.kind == OpKind::kRelu6) clamp = activationClamp(3, lo, hi);
   else if (op.kind == OpKind::kReluN1To1) clamp = activationClamp(2, lo, hi);
   else clamp = activationClamp(op.activation, lo, hi);
-  const float *a = static_cast<const float *>(ctx->tensors[op.inputs[op.mainInput]].data);
+  const float *a = static_cast<const float *>(p.data(ctx, op.inputs[op.mainInput]));
   if (isBinary(op.kind)) {
-    const float *b = static_cast<const float *>(ctx->tensors[op.inputs[1 - op.mainInput]].data);
+    const float *b = static_cast<const float *>(p.data(ctx, op.inputs[1 - op.mainInput]));
     const int64_t channels = dimsOf(out.dims).back();
     const bool mul = op.kind == OpKind::kMul;
     for (int64_t i = 0; i < n; ++i) {
@@ -560,17 +568,19 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
   if (!stillAsPlanned(ctx, op)) return kTfLiteError;
   const TfLiteTensor *in = &ctx->tensors[op.inputs[0]];
   TfLiteTensor *out = &ctx->tensors[op.outputs[0]];
+  const void *inData = p.data(ctx, op.inputs[0]);
+  void *outData = p.data(ctx, op.outputs[0]);
   const int threads = p.threads > 0 ? p.threads : std::max(1, ctx->recommended_num_threads);
   switch (op.kind) {
     case OpKind::kQuantize: {
       const auto id = dimsOf(in->dims);
       const int64_t c = id.back(), rows = elementsOf(id) / c;
       if (in->type == kTfLiteFloat32)
-        lce_kernels::bitpackFloat(static_cast<const float *>(in->data), rows, c, static_cast<int32_t *>(out->data),
+        lce_kernels::bitpackFloat(static_cast<const float *>(inData), rows, c, static_cast<int32_t *>(outData),
                                   threads);
       else
-        lce_kernels::bitpackInt8(static_cast<const int8_t *>(in->data), rows, c,
-                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(out->data),
+        lce_kernels::bitpackInt8(static_cast<const int8_t *>(inData), rows, c,
+                                 static_cast<int8_t>(in->params.zero_point), static_cast<int32_t *>(outData),
                                  threads);
       return kTfLiteOk;
     }
@@ -578,16 +588,16 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
       const auto od = dimsOf(out->dims);
       const int64_t c = od.back(), rows = elementsOf(od) / c;
       if (out->type == kTfLiteFloat32)
-        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(in->data), rows, c, static_cast<float *>(out->data),
+        lce_kernels::dequantizeFloat(static_cast<const int32_t *>(inData), rows, c, static_cast<float *>(outData),
                                      threads);
       else
-        lce_kernels::dequantizeInt8(static_cast<const int32_t *>(in->data), rows, c, op.dequantizeScale,
-                                    out->params.zero_point, static_cast<int8_t *>(out->data), threads);
+        lce_kernels::dequantizeInt8(static_cast<const int32_t *>(inData), rows, c, op.dequantizeScale,
+                                    out->params.zero_point, static_cast<int8_t *>(outData), threads);
       return kTfLiteOk;
     }
     case OpKind::kBconv2d: {
       lce_kernels::Bconv2dOutput o = op.output;
-      auto data = [&](int k) -> const void * { return op.inputs[k] >= 0 ? ctx->tensors[op.inputs[k]].data : nullptr; };
+      auto data = [&](int k) -> const void * { return op.inputs[k] >= 0 ? p.data(ctx, op.inputs[k]) : nullptr; };
       o.multiplier = static_cast<const float *>(data(2));
       o.bias = static_cast<const float *>(data(3));
       o.threshold = static_cast<const int32_t *>(data(4));
@@ -597,32 +607,32 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
         return NodeChecker(ctx, opName(op.kind), op.nodeIndex)
                    .fail("the multiplier or bias has a non-finite value, which int8 output cannot represent"),
                kTfLiteError;
-      void *result = out->data;
+      void *result = outData;
       lce_kernels::PostOp postOps[16];
       if (op.finalTensor >= 0) {  // fused epilogue: post ops, the chain's result, the Quantize bits
         for (size_t k = 0; k < op.postOps.size(); ++k) {
           postOps[k] = op.postOps[k];
-          if (op.postOpTensor[k] >= 0) postOps[k].values = static_cast<const float *>(ctx->tensors[op.postOpTensor[k]].data);
+          if (op.postOpTensor[k] >= 0) postOps[k].values = static_cast<const float *>(p.data(ctx, op.postOpTensor[k]));
         }
         o.postOps = postOps, o.postOpCount = static_cast<int>(op.postOps.size());
         o.writeFloat = op.writeFinal;
-        result = op.writeFinal ? ctx->tensors[op.finalTensor].data : nullptr;
+        result = op.writeFinal ? p.data(ctx, op.finalTensor) : nullptr;
         if (op.fusedQuantize >= 0)
-          o.bits = static_cast<int32_t *>(ctx->tensors[p.ops[op.fusedQuantize].outputs[0]].data);
+          o.bits = static_cast<int32_t *>(p.data(ctx, p.ops[op.fusedQuantize].outputs[0]));
       }
       try {
         if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(data(1)));
-        op.plan->run(static_cast<const int32_t *>(in->data), o, result, threads);
+        op.plan->run(static_cast<const int32_t *>(inData), o, result, threads);
       } catch (const std::exception &e) {
         return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("%s", e.what()), kTfLiteError;
       }
       return kTfLiteOk;
     }
     case OpKind::kBMaxPool2d:
-      lce_kernels::bmaxpool2d(op.pool, static_cast<const int32_t *>(in->data), static_cast<int32_t *>(out->data));
+      lce_kernels::bmaxpool2d(op.pool, static_cast<const int32_t *>(inData), static_cast<int32_t *>(outData));
       return kTfLiteOk;
     case OpKind::kAdd: case OpKind::kMul: case OpKind::kRelu: case OpKind::kRelu6: case OpKind::kReluN1To1:
-      runElementwise(ctx, op);
+      runElementwise(ctx, p, op);
       return kTfLiteOk;
   }
   return kTfLiteError;
@@ -711,6 +721,40 @@ void planFusion(TfLiteContext *ctx, Partition &p) {
     for (int j : b.chain) label += std::string("+") + opName(p.ops[j].kind);
     if (quantize >= 0) label += "+LceQuantize";
     b.label = internName(label);
+    // In place (QuickNet's residual stream: the sum of block k is written over block k-1's):
+    // when the chain adds a residual R that this partition made earlier and that nothing reads
+    // after this Bconv2d runs, and the result stays inside the partition, the result is written
+    // over R's buffer (one working buffer instead of two: L2 instead of L3 for 56x56x64).
+    auto doneBefore = [&](int tensor, int except) {  // every reader has run before op i
+      for (int j = 0; j < n; ++j) {
+        const Op &o = p.ops[j];
+        if (j == except || !std::count(o.inputs.begin(), o.inputs.end(), tensor)) continue;
+        const int at = o.fusedInto >= 0 ? o.fusedInto : j;
+        if (at >= i) return false;
+      }
+      return true;
+    };
+    if (!leaves(cur) && b.writeFinal) {
+      int in = b.outputs[0];
+      for (int j : b.chain) {
+        const Op &f = p.ops[j];
+        const int other = f.inputs[0] == in ? (f.inputs.size() > 1 ? f.inputs[1] : -1) : f.inputs[0];
+        in = f.outputs[0];
+        if (f.kind != OpKind::kAdd || other < 0 || dimsOf(ctx->tensors[other].dims) != dimsOf(ctx->tensors[cur].dims))
+          continue;
+        auto root = p.storage.find(other);
+        const int buffer = root == p.storage.end() ? other : root->second;
+        const int made = producer(other);
+        bool dead = made >= 0 && made < i && !leaves(other) && !leaves(buffer);
+        for (const auto &alias : p.storage)  // every tensor living in that buffer
+          if (alias.second == buffer) dead = dead && !leaves(alias.first) && doneBefore(alias.first, j);
+        if (dead && doneBefore(other, j) && doneBefore(buffer, j)) {
+          p.storage[cur] = buffer;
+          b.label = internName(std::string(b.label) + " (in place)");
+        }
+        break;
+      }
+    }
   }
 }
 
