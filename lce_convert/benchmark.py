@@ -5,7 +5,11 @@ runs (the runtimes take turns, run by run), in one process for
   - TFLite float (XNNPACK) on the unconverted model, if given with --float,
 and the ratios against our delegate. Figures only: nothing is asserted.
 
-    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1] [--runs 20] [--profile]
+    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1[,2,...]] [--runs 20] [--profile]
+
+Our delegate also runs with its fused epilogues off (`Interpreter(fuse=False)`: the float ops
+after each Bconv2d run in TFLite/XNNPACK), and, when --threads lists more than one count, at
+each further count, so that the fusion and the threading gains are ratios within one run.
 
 `--profile` adds a per-op profile. The TFLite Python interpreters have no op profiler, so every
 operator is timed alone: a one-op model is cut from the model (the operator, its constant
@@ -243,21 +247,38 @@ def _print_profile(title, rows, runtimes, labels, totals, extra=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="lce-benchmark", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="lce-benchmark", description=" ".join(__doc__.split("\n\n")[0].split()),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="converted .tflite (Lce* custom ops)")
     parser.add_argument("--float", dest="float_model", help="the unconverted float .tflite, for TFLite float")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", default="1",
+                        help="threads of every runtime; a list (1,2) also times our delegate at the further counts")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--profile", action="store_true", help="also time every operator alone (see above)")
     args = parser.parse_args(argv)
+    try:
+        counts = [int(t) for t in str(args.threads).split(",")]
+    except ValueError:
+        parser.error("--threads takes a count or a comma-separated list of counts, got %r" % args.threads)
+    if any(t < 1 for t in counts):
+        parser.error("--threads counts must be at least 1")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    args.threads = counts[0]
     warnings.simplefilter("ignore")
     model = open(args.model, "rb").read()
 
     from .interpreter import Interpreter
+    from . import _kernels
     ours = Interpreter(model, num_threads=args.threads)
     rng = np.random.default_rng(0)
     x = _inputs(ours.input_details, rng)
-    runners = [("lce_convert delegate", lambda: ours.predict(x))]
+    unfused = Interpreter(model, num_threads=args.threads, fuse=False)
+    runners = [("lce_convert delegate", lambda: ours.predict(x)),
+               ("  same, fusion off", lambda: unfused.predict(x))]
+    for t in counts[1:]:
+        more = Interpreter(model, num_threads=t)
+        runners.append(("  same, %d threads" % t, lambda more=more: more.predict(x)))
     try:
         from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
         for name, kwargs in (("LCE 0.16 default", {}), ("LCE 0.16 indirect_bgemm", {"use_indirect_bgemm": True})):
@@ -282,7 +303,8 @@ def main(argv=None):
     results = _interleaved_ms(runners, args.runs)
 
     ours_ms = results[0][1][0]
-    print("%d thread(s), median (min) of %d runs, the runtimes taking turns" % (args.threads, args.runs))
+    print("%d thread(s), kernels %s, median (min) of %d runs, the runtimes taking turns" % (
+        args.threads, _kernels.active_isa(), args.runs))
     for name, (median, best) in results:
         print("  %-26s %9.2f ms (%8.2f)   %6.2fx our time" % (name, median, best, median / ours_ms))
     if args.profile:
