@@ -158,3 +158,18 @@ def test_fuse_option_is_checked():
         lce_convert.Interpreter(converted("quicknet_like", True)[1], fuse="yes")
     with pytest.raises(ValueError):
         load_delegate(delegate_path(), options={"fuse": "2"})
+
+
+def test_benchmark_prints_fusion_and_thread_ratios(tmp_path, capsys):
+    """lce-benchmark times our delegate with fusion off and at further thread counts in the same
+    run (figures only; nothing about speed is asserted), and refuses bad counts."""
+    from lce_convert import benchmark
+    _, model_bytes = converted("quicknet_like", True)
+    path = tmp_path / "m.tflite"
+    path.write_bytes(model_bytes)
+    assert benchmark.main([str(path), "--threads", "1,2", "--runs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "kernels " in out and "same, fusion off" in out and "same, 2 threads" in out
+    for bad in (["--runs", "0"], ["--threads", "0"], ["--threads", "one"]):
+        with pytest.raises(SystemExit):
+            benchmark.main([str(path)] + bad)
