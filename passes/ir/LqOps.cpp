@@ -1,5 +1,5 @@
 // Dialect registration and verifiers of the `lq` dialect. The rules checked here are the
-// shape/attribute contracts of shared/docs/semantics.md (bitpacking along the last axis,
+// shape/attribute contracts of docs/semantics.md (bitpacking along the last axis,
 // Bconv2d modes selected by the result type, grouped filters packed per group).
 #include "ir/LqOps.h"
 

@@ -1,4 +1,4 @@
-// C++ declarations of the `lq` dialect (see LqOps.td and shared/docs/semantics.md).
+// C++ declarations of the `lq` dialect (see LqOps.td and docs/semantics.md).
 #ifndef LCE_IR_LQOPS_H
 #define LCE_IR_LQOPS_H
 

@@ -1,5 +1,5 @@
 // The `lq` dialect: binarized (bitpacked) neural-network operators. The math of every op is
-// defined in shared/docs/semantics.md; the flatbuffer encoding (LCE-compatible custom ops
+// defined in docs/semantics.md; the flatbuffer encoding (LCE-compatible custom ops
 // LceQuantize, LceDequantize, LceBconv2d, LceBMaxPool2d) is done by the exporter.
 #ifndef LCE_LQ_OPS_TD
 #define LCE_LQ_OPS_TD

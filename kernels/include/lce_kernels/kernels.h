@@ -1,4 +1,4 @@
-// lce_kernels: the binary operators of shared/docs/semantics.md on plain arrays. No TFLite here;
+// lce_kernels: the binary operators of docs/semantics.md on plain arrays. No TFLite here;
 // the delegate (later) and the tests call these directly.
 //
 // Layouts: activations NHWC, bitpacked along C into int32 words (channel c is bit c % 32 of word
