@@ -60,11 +60,19 @@ def _failure(what, error, cls_if_ours=InvalidModelError, input_bytes=None):
     return InterpreterError("%s: %s" % (what, text))
 
 
+# Builtin ops with no optional input (code: name), among them the ADD/MUL/ReLU ops the delegate
+# fuses: an input index of -1 crashes TFLite's XNNPACK delegate, which sees them first.
+_NO_OPTIONAL_INPUTS = {0: "ADD", 1: "AVERAGE_POOL_2D", 2: "CONCATENATION", 6: "DEQUANTIZE", 14: "LOGISTIC",
+                       17: "MAX_POOL_2D", 18: "MUL", 19: "RELU", 20: "RELU_N1_TO_1", 21: "RELU6", 25: "SOFTMAX",
+                       28: "TANH", 34: "PAD", 40: "MEAN", 41: "SUB", 42: "DIV", 114: "QUANTIZE"}
+
+
 def check_model(model_bytes):
     """What the delegate cannot see through TFLite's C ABI, checked on the flatbuffer: custom op
     names with an embedded NUL (the ABI truncates them, so "LceBconv2d\\0x" would pass for
-    LceBconv2d), and Lce ops that write a subgraph input. A buffer that does not parse is left
-    to TFLite's verifier. Raises InvalidModelError."""
+    LceBconv2d), Lce ops that write a subgraph input, and -1 inputs of builtin ops that have no
+    optional input (TFLite's XNNPACK delegate, applied before ours, crashes on them). A buffer
+    that does not parse is left to TFLite's verifier. Raises InvalidModelError."""
     from ._schema import schema
     s = schema()
     data = bytes(model_bytes)
@@ -76,16 +84,20 @@ def check_model(model_bytes):
         n_codes = m.OperatorCodesLength()
         if n_codes > limit:
             return
-        lce_codes = {}
+        lce_codes, required = {}, {}
         for i in range(n_codes):
-            code = m.OperatorCodes(i).CustomCode()
+            oc = m.OperatorCodes(i)
+            code = oc.CustomCode()
+            builtin = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            if builtin in _NO_OPTIONAL_INPUTS:
+                required[i] = _NO_OPTIONAL_INPUTS[builtin]
             if code is None:
                 continue
             if b"\0" in code:
                 raise InvalidModelError("operator code %d: the custom op name %r contains a NUL byte" % (i, code))
             if code in LCE_OPS:
                 lce_codes[i] = code.decode()
-        if not lce_codes or m.SubgraphsLength() > limit:
+        if not (lce_codes or required) or m.SubgraphsLength() > limit:
             return
         for g in range(m.SubgraphsLength()):
             sg = m.Subgraphs(g)
@@ -94,6 +106,12 @@ def check_model(model_bytes):
             inputs = {int(sg.Inputs(k)) for k in range(sg.InputsLength())}
             for o in range(sg.OperatorsLength()):
                 op = sg.Operators(o)
+                builtin = required.get(op.OpcodeIndex())
+                if builtin is not None and op.InputsLength() <= limit:
+                    for k in range(op.InputsLength()):
+                        if int(op.Inputs(k)) < 0:
+                            raise InvalidModelError("operator %d (%s) of subgraph %d: input %d is %d, but the op has "
+                                                    "no optional inputs" % (o, builtin, g, k, int(op.Inputs(k))))
                 name = lce_codes.get(op.OpcodeIndex())
                 if name is None or op.OutputsLength() > limit:
                     continue

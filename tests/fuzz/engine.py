@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import mutate  # noqa: E402
 
 RUNTIME_SEEDS = ["ours_float", "ours_bitpacked", "ours_maxpool", "ours_zero_padding", "ours_int8", "lce_float",
-                 "lce_maxpool"]
+                 "lce_maxpool", "lce_quicknet", "lce_birealnet"]
 IMPORTER_SEEDS = RUNTIME_SEEDS + ["plain_bnn", "while_loop"]
 FAILURES = ("unclean", "crash", "hang", "nondeterministic")
 

@@ -5,7 +5,8 @@ random stream (so a step can be dropped when minimizing without changing the oth
 tensor indices (with -1, out of range, graph inputs, constants, the op's own inputs), operator
 arity and order, tensor shapes, shape signatures, types and quantization, buffers, opcode
 indices and names (embedded NULs, other Lce names), the Lce ops' flexbuffer options (values,
-keys, value types and raw bytes) and subgraph references. Mutations prefer the Lce ops.
+keys, value types and raw bytes) and subgraph references. Mutations prefer the Lce ops and the
+builtin ADD/MUL/ReLU ops the delegate may fuse into a Bconv2d.
 """
 import math
 import random
@@ -41,6 +42,18 @@ def _i32(values):
     return np.array([max(-2**31, min(2**31 - 1, int(v))) for v in values], np.int32)
 
 
+# ADD, MUL, RELU, RELU_N1_TO_1, RELU6: claimed by the delegate when they follow a float Bconv2d
+FUSABLE_BUILTINS = {0, 18, 19, 20, 21}
+
+
+def _builtin(m, op):
+    codes = m.operatorCodes or []
+    if op.opcodeIndex is None or not 0 <= op.opcodeIndex < len(codes):
+        return None
+    c = codes[op.opcodeIndex]
+    return max(int(c.builtinCode), int(c.deprecatedBuiltinCode))
+
+
 def _code_name(m, op):
     codes = m.operatorCodes or []
     if op.opcodeIndex is None or not 0 <= op.opcodeIndex < len(codes):
@@ -59,7 +72,8 @@ class Ctx:
         self.m = m
         self.lce_only = lce_only
         self.ops = [(g, o) for g, sg in enumerate(m.subgraphs or []) for o in range(len(sg.operators or []))]
-        self.lce_ops = [(g, o) for g, o in self.ops if _code_name(m, m.subgraphs[g].operators[o]) in LCE_NAMES]
+        self.lce_ops = [(g, o) for g, o in self.ops if _code_name(m, m.subgraphs[g].operators[o]) in LCE_NAMES
+                        or _builtin(m, m.subgraphs[g].operators[o]) in FUSABLE_BUILTINS]
 
     def op(self, rng):
         pool = self.lce_ops if self.lce_ops and (self.lce_only or rng.random() < 0.85) else self.ops
