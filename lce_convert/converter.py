@@ -142,7 +142,7 @@ def _pipeline(bitpacked_activations, lce_compatible=True):
     fused activations, affine steps after them, bitpacked and int8 output: our runtime corrects
     zero padding in the accumulator, LCE 0.16's runtime cannot run these ops."""
     zp = "" if lce_compatible else "{allow-zero-padding=true}"
-    passes = ["tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d" + zp, "lq-fuse-bconv-affine" + zp,
+    passes = ["tfl-fold-filters", "tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d" + zp, "lq-fuse-bconv-affine" + zp,
               "lq-fuse-int8" + zp]
     if bitpacked_activations:
         passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output" + zp]

@@ -62,6 +62,16 @@ def FoldDilatedConv : Pass<"tfl-fold-dilated-conv", "mlir::func::FuncOp"> {
   let dependentDialects = ["lce::tfl::TflDialect"];
 }
 
+def FoldFilters : Pass<"tfl-fold-filters", "mlir::func::FuncOp"> {
+  let summary = "Constant-fold conv/dense filters that TensorFlow left computed at run time";
+  let description = [{
+    SIGN, ADD, SUB, MUL, DIV, MEAN, RESHAPE and TRANSPOSE chains on float32 constants that feed
+    the filter operand of a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED (TensorFlow does not
+    fold ops on more than 2^30 bits, e.g. larq kernel quantizers on 37.7 M weights).
+  }];
+  let dependentDialects = ["lce::tfl::TflDialect"];
+}
+
 def FuseBconvAffine : Pass<"lq-fuse-bconv-affine", "mlir::func::FuncOp"> {
   let summary = "Fold MUL/ADD/SUB/DIV by constants and exact ReLUs into float-output lq.Bconv2d";
   let options = [
