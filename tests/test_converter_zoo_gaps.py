@@ -121,3 +121,114 @@ def test_predict_falls_back_to_one_by_one(converter, runtime):
         warnings.simplefilter("error")
         free = lce_convert.convert_keras_model(tf.keras.Model(model.inputs, model.layers[2].output))
         assert lce_convert.Interpreter(free, runtime=runtime).predict(np.zeros((3, 8, 8, 3), np.float32)).shape[0] == 3
+
+
+def xnor_weight_scale(x):
+    """XNORNet's kernel quantizer (larq_zoo): sign scaled by the mean magnitude per filter."""
+    tf, lq = _lib()
+    x = tf.clip_by_value(x, -1, 1)
+    return tf.reduce_mean(tf.abs(x), axis=[0, 1, 2], keepdims=True) * lq.quantizers.ste_sign(x)
+
+
+def kernel_model(channels_in, filters, kernel, size, seed=2):
+    """Binary convs with ste_sign and XNORNet's scaled kernels, then BatchNorm."""
+    tf, lq = _lib()
+    tf.keras.utils.set_random_seed(seed)
+    x = tf.keras.Input((size, size, channels_in))
+    y = tf.keras.layers.Conv2D(channels_in, 1, name="stem")(x)
+    y = lq.layers.QuantConv2D(filters, kernel, input_quantizer="ste_sign", kernel_quantizer=xnor_weight_scale,
+                              use_bias=False, name="xnor")(y)
+    y = tf.keras.layers.BatchNormalization(name="bn")(y)
+    if size > kernel:
+        y = _qconv(lq, 16, 3, "ste")(y)
+    return _randomize_batchnorm(tf.keras.Model(x, y), seed)
+
+
+def test_quantized_kernels_handed_over_as_values():
+    """convert_keras_model gives TensorFlow the quantized kernels as values (evaluated by larq's
+    quantizers in eager TensorFlow) instead of letting it fold the quantizers: the converted
+    graph is the one of TensorFlow's own route, and the model is restored afterwards."""
+    tf, _ = _lib()
+    model = kernel_model(8, 32, 3, 8)
+    quantizers = [l.kernel.quantizer for l in model.layers if hasattr(getattr(l, "kernel", None), "quantizer")]
+    x = np.random.default_rng(1).normal(size=(2, 8, 8, 8)).astype(np.float32)
+    before = model(x, training=False).numpy()
+    ours = lce_convert.convert_keras_model(model)
+    assert [l.kernel.quantizer for l in model.layers if hasattr(getattr(l, "kernel", None), "quantizer")] == quantizers
+    assert not hasattr(model, "_lce_convert_quantized_kernels")
+    np.testing.assert_array_equal(model(x, training=False).numpy(), before)
+    assert all(l.binarized for l in ours.report if l.keras_layer in ("xnor", "ste"))
+    via_tf = lce_convert.convert_tflite(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    body = lambda m: lce_convert.tflite_to_mlir(m, elide_large_constants=None).split("\n", 1)[1]
+    assert body(ours) == body(via_tf)
+    assert_matches(model, ours, x)
+
+
+def dense_model(units_in, units):
+    """DoReFaNet's classifier in small: Flatten, QuantDense with larq_zoo's DoReFa quantizers
+    (not binary), BatchNorm, a float Dense."""
+    tf, lq = _lib()
+    tf.keras.utils.set_random_seed(4)
+
+    def magnitude_aware_sign(x):
+        return lq.math.sign(x) * tf.stop_gradient(tf.reduce_mean(tf.abs(x)))
+
+    x = tf.keras.Input((units_in,))
+    y = lq.layers.QuantDense(units, input_quantizer=lq.quantizers.DoReFaQuantizer(k_bit=2),
+                             kernel_quantizer=magnitude_aware_sign, use_bias=False, name="quant_dense")(x)
+    y = tf.keras.layers.BatchNormalization(scale=False)(y)
+    y = tf.keras.layers.Dense(10, name="dense")(y)
+    return tf.keras.Model(x, tf.keras.layers.Activation("softmax")(y))
+
+
+def test_report_lists_batch_matmul_layers():
+    """A Dense whose kernel TensorFlow leaves computed at run time becomes BATCH_MATMUL: the
+    report lists it under its own name, and activation-by-activation matmuls stay unlisted."""
+    from lce_convert.mlir import Module
+    text = '''
+    func.func @main(%x: tensor<1x4xf32>) -> (tensor<1x3xf32>, tensor<1x1xf32>) {
+      %w = "tfl.const"() {value = dense<[[1.0, -2.0, 3.0], [0.5, 0.0, -1.0], [2.0, 2.0, 2.0], [-3.0, 1.0, 0.25]]> : tensor<4x3xf32>} : () -> tensor<4x3xf32> loc("model/quant_dense/MatMul/ReadVariableOp")
+      %s = "tfl.sign"(%w) : (tensor<4x3xf32>) -> tensor<4x3xf32> loc("model/quant_dense/MatMul/Sign")
+      %0 = "tfl.builtin"(%x, %s) {name = "BATCH_MATMUL", options = {}, options_type = "BatchMatMulOptions"} : (tensor<1x4xf32>, tensor<4x3xf32>) -> tensor<1x3xf32> loc("model/quant_dense/MatMul")
+      %1 = "tfl.builtin"(%x, %x) {name = "BATCH_MATMUL", options = {adj_y = true}, options_type = "BatchMatMulOptions"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x1xf32> loc("model/attention/MatMul")
+      return %0, %1 : tensor<1x3xf32>, tensor<1x1xf32>
+    }'''
+    report = lce_convert.convert_tflite(Module.parse(text).to_tflite()).report
+    assert [(l.name, l.op, l.binarized) for l in report] == [("model/quant_dense/MatMul", "dense", False)]
+    assert "BATCH_MATMUL" in report.layers[0].reason
+
+
+@pytest.mark.slow
+def test_report_names_with_a_run_time_kernel():
+    """DoReFaNet at 224 in small: a 33.6 M-weight DoReFa QuantDense, which TensorFlow's own
+    route leaves a BATCH_MATMUL; the Keras names stay on their layers (the float Dense was
+    listed as not found, its entry given to quant_dense)."""
+    tf, _ = _lib()
+    from lce_convert import converter
+    model = dense_model(8200, 4100)
+    result = lce_convert.convert_tflite(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    converter._attach_keras_names(result.report, model)
+    report = {l.keras_layer: l for l in result.report}
+    assert sorted(report) == ["dense", "quant_dense"]
+    assert "BATCH_MATMUL" in report["quant_dense"].reason
+    assert "not found" not in report["dense"].reason and report["dense"].name.startswith("model/dense/")
+    # Our own route hands TensorFlow the kernel as a value: a FULLY_CONNECTED.
+    ours = {l.keras_layer: l for l in lce_convert.convert_keras_model(model).report}
+    assert ours["quant_dense"].reason == "input is not binarized"
+
+
+@pytest.mark.slow
+def test_huge_binary_kernels():
+    """XNORNet's and BinaryAlexNet's 37.7 M-weight layer (6x6x256 -> 4096 at 224x224), just past
+    TensorFlow's folding limit of 2^30 bits: binarized both from TensorFlow's own conversion
+    (the filter arrives computed at run time: tfl-fold-filters) and by convert_keras_model."""
+    tf, _ = _lib()
+    model = kernel_model(256, 4100, 6, 6)
+    x = np.random.default_rng(3).normal(size=(2, 6, 6, 256)).astype(np.float32)
+    plain = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    assert "TRANSPOSE" in lce_convert.tflite_to_mlir(plain)  # the filter is computed at run time
+    for converted in (lce_convert.convert_tflite(plain), lce_convert.convert_keras_model(model)):
+        layers = [l for l in converted.report if l.binarized]
+        assert len(layers) == 1 and layers[0].details["channels_in"] == 256
+        assert len(converted) < 8e6  # bitpacked: 4.7 MB, not 151 MB of float weights
+        assert_matches(model, converted, x)
