@@ -77,11 +77,13 @@ def test_corpus_cases_are_current():
 
 
 @pytest.fixture(scope="module")
-def asan_delegate(tmp_path_factory):
+def asan_delegate():
+    """The ASan + UBSan build, kept in build/asan-fuzz (incremental: only changed sources are
+    recompiled)."""
     import asan_build
     if shutil.which("g++") is None or not asan_build.runtime_library("libasan.so"):
         pytest.skip("needs g++ with libasan")
-    return asan_build.build(str(tmp_path_factory.mktemp("asan")))
+    return asan_build.build(os.path.join(os.path.dirname(HERE), "build", "asan-fuzz"))
 
 
 def test_sample_under_asan_and_ubsan(asan_delegate):
