@@ -47,6 +47,19 @@ PY
   touch "$DEPS_STAMP"
 fi
 
+# larq-zoo 2.4.0 for tests/test_larq_zoo.py: its pins (protobuf<3.21, tensorflow_datasets) do not
+# install beside TensorFlow 2.21, so it and zookeeper go without dependencies into a test-only
+# folder (tests/zoo_stubs stands in for the tensorflow_datasets names they import).
+ZOO_DIR="$VENV/larq-zoo"
+ZOO_PINS="larq-zoo==2.4.0 zookeeper==1.4.0 click==8.5.1 typeguard==4.6.0"
+ZOO_STAMP="$ZOO_DIR/.stamp-$(echo "$ZOO_PINS" | sha256sum | cut -c1-16)"
+if [ ! -f "$ZOO_STAMP" ]; then
+  echo "== installing larq-zoo for the tests (no dependencies) into $ZOO_DIR"
+  rm -rf "$ZOO_DIR"
+  "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --target "$ZOO_DIR" $ZOO_PINS
+  touch "$ZOO_STAMP"
+fi
+
 # The project: rebuilt when a C++/CMake/packaging source is newer than the last build.
 BUILD_STAMP="$VENV/.build-stamp"
 if [ ! -f "$BUILD_STAMP" ] || [ -n "$(find CMakeLists.txt pyproject.toml passes kernels benchmarks -newer "$BUILD_STAMP" -print -quit)" ] \
