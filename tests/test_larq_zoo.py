@@ -129,7 +129,8 @@ def test_larq_zoo_model(module, name, size, bitpacked):
         ours = lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=bitpacked)
     reference = lce_converted(model, conversions)
     ours_bconvs = lce_convert.tflite_to_mlir(ours).count('"lq.Bconv2d"')
-    assert ours_bconvs == len(ours.report.binarized) > 0
+    assert ours_bconvs == len(ours.report.binarized)
+    assert ours_bconvs > 0 or name == "DoReFaNet"  # its activations are 2-bit: nothing is binary
     for layer in ours.report.not_binarized:
         assert layer.reason and layer.reason != "not found in the converted graph", layer
 
