@@ -113,7 +113,8 @@ def lce_converted(model, conversions):
 
 def deviation(a, reference):
     a = np.asarray(a).reshape(reference.shape)
-    return float(np.max(np.abs(a - reference))) / max(1.0, float(np.max(np.abs(reference))))
+    # Relative to the logits' own scale (RealToBinaryNet's random-weight logits are about 1e-8).
+    return float(np.max(np.abs(a - reference))) / max(float(np.max(np.abs(reference))), 1e-30)
 
 
 ROUNDING = 1e-4  # float32 rounding through a deep float network (relative to the logits' scale)
