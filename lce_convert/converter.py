@@ -423,14 +423,34 @@ def _quantized_kernels(tf, model):
             kernels.append(kernel)
             swapped.append((v, v.quantizer))
             v.quantizer = (lambda k: lambda _latent: k.read_value())(kernel)
-        if kernels:
-            model._lce_convert_quantized_kernels = kernels
+        if kernels:  # one tf.Module: tracked for saving, but no Keras weight of the model
+            holder = tf.Module(name="lce_convert_quantized_kernels")
+            holder.kernels = kernels
+            model._lce_convert_quantized_kernels = holder
         yield sum(int(k.shape.num_elements()) for k in kernels)
     finally:
         for v, quantizer in swapped:
             v.quantizer = quantizer
         if kernels:
-            del model._lce_convert_quantized_kernels
+            _untrack(model, "_lce_convert_quantized_kernels")
+
+
+def _untrack(model, name):
+    """Deletes the attribute `name` and the tracking that assigning it gave (Keras's delattr
+    keeps the object in the model's tracked trackables and checkpoint dependencies, so that
+    model.weights would list its variables)."""
+    holder = getattr(model, name)
+    delattr(model, name)
+    d = model.__dict__
+    tracked = d.get("_self_tracked_trackables")
+    if tracked is not None:
+        tracked[:] = [t for t in tracked if t is not holder]
+    dependencies = d.get("_self_unconditional_checkpoint_dependencies")
+    if dependencies is not None:
+        dependencies[:] = [r for r in dependencies if r.name != name]
+    names = d.get("_self_unconditional_dependency_names")
+    if names is not None:
+        names.pop(name, None)
 
 
 # Past this many quantized weights the SavedModel route is tried first: it hands the weights to

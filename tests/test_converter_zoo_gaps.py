@@ -144,18 +144,25 @@ def kernel_model(channels_in, filters, kernel, size, seed=2):
     return _randomize_batchnorm(tf.keras.Model(x, y), seed)
 
 
-def test_quantized_kernels_handed_over_as_values():
+@pytest.mark.parametrize("route", ["frozen_graph", "saved_model"])
+def test_quantized_kernels_handed_over_as_values(route, monkeypatch):
     """convert_keras_model gives TensorFlow the quantized kernels as values (evaluated by larq's
     quantizers in eager TensorFlow) instead of letting it fold the quantizers: the converted
-    graph is the one of TensorFlow's own route, and the model is restored afterwards."""
+    graph is the one of TensorFlow's own route, on both routes (the SavedModel one is taken
+    first for huge models), and the model is restored afterwards."""
     tf, _ = _lib()
+    from lce_convert import converter
+    if route == "saved_model":
+        monkeypatch.setattr(converter, "_SAVED_MODEL_ROUTE_WEIGHTS", 0)
     model = kernel_model(8, 32, 3, 8)
     quantizers = [l.kernel.quantizer for l in model.layers if hasattr(getattr(l, "kernel", None), "quantizer")]
+    weights = [w.name for w in model.weights]
     x = np.random.default_rng(1).normal(size=(2, 8, 8, 8)).astype(np.float32)
     before = model(x, training=False).numpy()
     ours = lce_convert.convert_keras_model(model)
     assert [l.kernel.quantizer for l in model.layers if hasattr(getattr(l, "kernel", None), "quantizer")] == quantizers
     assert not hasattr(model, "_lce_convert_quantized_kernels")
+    assert [w.name for w in model.weights] == weights
     np.testing.assert_array_equal(model(x, training=False).numpy(), before)
     assert all(l.binarized for l in ours.report if l.keras_layer in ("xnor", "ste"))
     via_tf = lce_convert.convert_tflite(tf.lite.TFLiteConverter.from_keras_model(model).convert())
