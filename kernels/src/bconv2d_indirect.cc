@@ -9,9 +9,11 @@
 // equals semantics.md's conv exactly. The output transform is the reference's
 // (output_transform.h).
 //
-// This file builds the plan (once per shape and filter) and dispatches run() to the translation
-// unit of the active ISA (bconv2d_indirect_{portable,popcnt,avx2,avx512}.cc, built with their
-// own flags from bconv2d_indirect_impl.h).
+// This file builds the plan (once per shape and filter) and dispatches run() through the table
+// of kernel paths (kernelFor): one descriptor per kernel file (bconv2d_indirect_{portable,
+// popcnt,avx2,avx512}.cc, built with their own flags from bconv2d_indirect_impl.h), each with
+// its own filter layout, packed for the active path in setFilter and for another path the first
+// time it runs on the plan.
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -27,7 +29,6 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
   taps = s.filterHeight * s.filterWidth;
   words64 = (s.wordsPerGroup + 1) / 2;
   outPerGroup = s.channelsOut / s.groups;
-  blocksPerGroup = (outPerGroup + kBlock - 1) / kBlock;
   const int64_t image = s.outHeight * s.outWidth;
   offsets.resize(image * taps);
   counted.resize(image);
@@ -76,40 +77,30 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
     }
     pixelClass[q] = it->second;
   }
-  lutBytes = (s.channelsPerGroup + 7) / 8;
-  lutBlocksPerGroup = (outPerGroup + kLutBlock - 1) / kLutBlock;
   if (filter) setFilter(filter);
 }
 
 namespace {
-// The XOR + popcount kernels' filter layout with blocks of `block` output channels:
-// [groups][blocks per group][taps][words64][block], lane j of a block = output channel j of it
-// (a group's last block padded with zero channels), 64-bit depth words (an odd last 32-bit word
-// has a zero high half).
-template <class Vector>
-void packXorFilter(const Bconv2dShape &s, const int32_t *filter, int64_t taps, int64_t words64, int64_t block,
-                   Vector &out) {
-  const int64_t outPerGroup = s.channelsOut / s.groups, blocks = (outPerGroup + block - 1) / block;
-  out.assign(s.groups * blocks * taps * words64 * block, 0u);
-  for (int64_t c = 0; c < s.channelsOut; ++c) {
-    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / block, lane = (c % outPerGroup) % block;
-    uint64_t *dst = out.data() + (g * blocks + b) * taps * words64 * block;
-    for (int64_t t = 0; t < taps; ++t) {
-      const auto *w = reinterpret_cast<const uint32_t *>(filter) + (c * taps + t) * s.wordsPerGroup;
-      for (int64_t k = 0; k < s.wordsPerGroup; ++k)
-        dst[(t * words64 + k / 2) * block + lane] |= static_cast<uint64_t>(w[k]) << (32 * (k % 2));
-    }
+// The kernel paths, one row per kernel file; run() takes the active ISA's.
+const IndirectKernel &kernelFor(Isa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case Isa::kAvx512: return bconv2d_indirect_avx512();
+    case Isa::kAvx2: return bconv2d_indirect_avx2();
+    case Isa::kPopcnt: return bconv2d_indirect_popcnt();
+#endif
+    default: return bconv2d_indirect_portable();
   }
 }
 }  // namespace
 
-void Bconv2dPlan::setFilter(const int32_t *filter) {
+void Bconv2dPlan::setFilter(const int32_t *filterData) {
   const Bconv2dShape &s = shape;
-  packXorFilter(s, filter, taps, words64, kBlock, packedFilter);
+  filter.assign(filterData, filterData + s.channelsOut * taps * s.wordsPerGroup);
   tapPopcount.assign(s.channelsOut * taps, 0);
   for (int64_t c = 0; c < s.channelsOut; ++c)
     for (int64_t t = 0; t < taps; ++t) {
-      const auto *w = reinterpret_cast<const uint32_t *>(filter) + (c * taps + t) * s.wordsPerGroup;
+      const auto *w = reinterpret_cast<const uint32_t *>(filterData) + (c * taps + t) * s.wordsPerGroup;
       int32_t count = 0;
       for (int64_t k = 0; k < s.wordsPerGroup; ++k) count += __builtin_popcount(w[k]);
       tapPopcount[c * taps + t] = count;
@@ -128,53 +119,38 @@ void Bconv2dPlan::setFilter(const int32_t *filter) {
       classHalfDelta[k * s.channelsOut + c] = static_cast<int32_t>(delta >= 0 ? delta / 2 : -((1 - delta) / 2));
     }
   }
-  lutFilter.clear();
-  wideFilter.clear();
-  wideBlocksPerGroup = (outPerGroup + kWideBlock - 1) / kWideBlock;
-#if defined(__x86_64__)
-  const std::vector<Isa> isas = supportedIsas();
-  if (std::find(isas.begin(), isas.end(), Isa::kAvx512) != isas.end())
-    packXorFilter(s, filter, taps, words64, kWideBlock, wideFilter);
-  if (std::find(isas.begin(), isas.end(), Isa::kAvx2) != isas.end()) {
-    // Byte b of a group's filter holds channels 8b .. 8b+7 (little-endian words); the bytes past
-    // the channel count are zero in the input and the filter alike, so they are not stored.
-    const int64_t block = taps * lutBytes * 64;
-    lutFilter.assign(s.groups * lutBlocksPerGroup * block, 0);
-    for (int64_t c = 0; c < s.channelsOut; ++c) {
-      const int64_t g = c / outPerGroup, b = (c % outPerGroup) / kLutBlock, lane = (c % outPerGroup) % kLutBlock;
-      const int64_t pos = (lane & ~int64_t{24}) | ((lane & 8) << 1) | ((lane & 16) >> 1);  // swap lanes 8-15, 16-23
-      uint8_t *dst = lutFilter.data() + (g * lutBlocksPerGroup + b) * block;
-      for (int64_t t = 0; t < taps; ++t) {
-        const auto *w = reinterpret_cast<const uint8_t *>(filter + (c * taps + t) * s.wordsPerGroup);
-        for (int64_t k = 0; k < lutBytes; ++k) {
-          dst[(t * lutBytes + k) * 64 + pos] = w[k] & 15;
-          dst[(t * lutBytes + k) * 64 + 32 + pos] = w[k] >> 4;
-        }
-      }
-    }
+  {  // every path's layout is stale; the active one is packed now
+    std::lock_guard<std::mutex> lock(packMutex_);
+    for (auto &p : packed_) p.reset();
   }
-#endif
   hasFilter = true;
+  packedFor(activeIsa());
 }
+
+const PackedFilter &Bconv2dPlan::packedFor(Isa isa) const {
+  std::lock_guard<std::mutex> lock(packMutex_);
+  std::unique_ptr<PackedFilter> &slot = packed_[static_cast<int>(isa)];
+  if (!slot) {
+    auto p = std::make_unique<PackedFilter>();
+    kernelFor(isa).pack(*this, *p);
+    slot = std::move(p);
+  }
+  return *slot;
+}
+
 
 void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, int threads) const {
   if (!hasFilter) throw std::logic_error("Bconv2dPlan::run before setFilter");
-  IndirectKernel kernel = bconv2d_indirect_portable();
-#if defined(__x86_64__)
-  switch (activeIsa()) {
-    case Isa::kAvx512: kernel = bconv2d_indirect_avx512(); break;
-    case Isa::kAvx2: kernel = bconv2d_indirect_avx2(); break;
-    case Isa::kPopcnt: kernel = bconv2d_indirect_popcnt(); break;
-    case Isa::kPortable: break;
-  }
-#endif
+  const Isa isa = activeIsa();
+  const IndirectKernel &kernel = kernelFor(isa);
+  const PackedFilter &packed = packedFor(isa);
   const int64_t pixels = shape.batch * shape.outHeight * shape.outWidth;
   if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
   if (o.type == OutputType::kFloat && o.bits) std::fill_n(o.bits, pixels * packedWords(shape.channelsOut), 0);
   const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
   if (threads <= 1 || tiles < 2) {
     std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
-    kernel.run(*this, input, o, out, 0, tiles, scratch.data());
+    kernel.run(*this, packed, input, o, out, 0, tiles, scratch.data());
     return;
   }
   // Threads take chunks of tiles from a shared counter (about 8 per thread), so that a thread
@@ -185,7 +161,7 @@ void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, i
   ThreadPool::instance().parallelFor(threads, threads, [&](int64_t, int64_t) {
     std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
     for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
-      kernel.run(*this, input, o, out, tiles * c / chunks, tiles * (c + 1) / chunks, scratch.data());
+      kernel.run(*this, packed, input, o, out, tiles * c / chunks, tiles * (c + 1) / chunks, scratch.data());
   });
 }
 

@@ -8,7 +8,7 @@
 // 2 vpshufb + 2 vpaddb count 32 channels x 8 bits: 4 ops per 256 bit products (register-resident,
 // 1.56x the XOR + popcount loop's rate on the Zen 3 machines here; benchmarks/README.md). The two
 // tables of every byte value are one 32-byte row of kByteTables (8 KiB, L1-resident); the filter
-// nibbles are prepared once (Bconv2dPlan::lutFilter).
+// nibbles are prepared once (packLutFilter).
 //
 // A microkernel call accumulates MR output pixels x NV blocks of 32 output channels over all taps
 // and depth bytes: MR * NV byte counters (registers), widened every 31 depth bytes (at most 8
@@ -22,7 +22,41 @@
 namespace lce_kernels {
 namespace {
 
-constexpr int kLutBlock = Bconv2dPlan::kLutBlock;
+constexpr int kLutBlock = 32;  // output channels per filter block
+
+// The plan's geometry of the byte-LUT layout: ceil(channels per group / 8) depth bytes per tap,
+// blocks of 32 output channels per group.
+struct LutGeometry {
+  int64_t bytes, blocksPerGroup, blockStride;
+  explicit LutGeometry(const Bconv2dPlan &plan)
+      : bytes((plan.shape.channelsPerGroup + 7) / 8), blocksPerGroup((plan.outPerGroup + kLutBlock - 1) / kLutBlock),
+        blockStride(plan.taps * bytes * 64) {}
+};
+
+// The filter in the byte-LUT layout: [groups][blocks][taps][bytes][64] bytes, per tap and depth
+// byte the low nibbles of the block's 32 channels' filter bytes, then their high nibbles, each
+// half in the channel order [0-7, 16-23, 8-15, 24-31] (the kernel's byte-to-16-bit widening
+// restores it). Byte b of a group's filter holds channels 8b .. 8b+7 (little-endian words); the
+// bytes past the channel count are zero in the input and the filter alike, so they are not
+// stored.
+void packLutFilter(const Bconv2dPlan &plan, PackedFilter &out) {
+  const Bconv2dShape &s = plan.shape;
+  const LutGeometry geo(plan);
+  out.bytes.assign(s.groups * geo.blocksPerGroup * geo.blockStride, 0);
+  for (int64_t c = 0; c < s.channelsOut; ++c) {
+    const int64_t g = c / plan.outPerGroup, b = (c % plan.outPerGroup) / kLutBlock;
+    const int64_t lane = (c % plan.outPerGroup) % kLutBlock;
+    const int64_t pos = (lane & ~int64_t{24}) | ((lane & 8) << 1) | ((lane & 16) >> 1);  // swap lanes 8-15, 16-23
+    uint8_t *dst = out.bytes.data() + (g * geo.blocksPerGroup + b) * geo.blockStride;
+    for (int64_t t = 0; t < plan.taps; ++t) {
+      const auto *w = reinterpret_cast<const uint8_t *>(plan.filter.data() + (c * plan.taps + t) * s.wordsPerGroup);
+      for (int64_t k = 0; k < geo.bytes; ++k) {
+        dst[(t * geo.bytes + k) * 64 + pos] = w[k] & 15;
+        dst[(t * geo.bytes + k) * 64 + 32 + pos] = w[k] >> 4;
+      }
+    }
+  }
+}
 
 // kByteTables.t[a] = {popcount(k ^ (a & 15)) for k < 16, popcount(k ^ (a >> 4)) for k < 16}.
 // Built at compile time: this translation unit must not run code at load time (it is compiled
@@ -203,11 +237,11 @@ void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, int64_t c0, in
 constexpr int kTilePixels = 12;  // a multiple of every MR
 
 template <int MR, int NV>
-void lutBlocks(const TileContext &ctx, int64_t firstPixel, int64_t endPixel, int64_t g, int64_t firstBlock,
-               const uint32_t **x) {
+void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeometry &geo, int64_t firstPixel,
+               int64_t endPixel, int64_t g, int64_t firstBlock, const uint32_t **x) {
   const Bconv2dPlan &plan = ctx.plan;
-  const int64_t blockStride = ctx.taps * plan.lutBytes * 64;
-  const uint8_t *w = plan.lutFilter.data() + (g * plan.lutBlocksPerGroup + firstBlock) * blockStride;
+  const int64_t blockStride = geo.blockStride;
+  const uint8_t *w = filter.as<uint8_t>() + (g * geo.blocksPerGroup + firstBlock) * blockStride;
   const int64_t c0 = g * plan.outPerGroup + firstBlock * kLutBlock;
   const int lanes = static_cast<int>(std::min<int64_t>(NV * kLutBlock, plan.outPerGroup - firstBlock * kLutBlock));
   alignas(64) int32_t acc[MR * NV * kLutBlock];
@@ -218,7 +252,7 @@ void lutBlocks(const TileContext &ctx, int64_t firstPixel, int64_t endPixel, int
     int64_t qs[MR];
     int32_t full[MR];
     const bool border = ctx.setupTile<MR>(p0, valid, qs, full, x);
-    lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, plan.lutBytes, w, blockStride, wide, acc);
+    lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, geo.bytes, w, blockStride, wide, acc);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
     if (ctx.floatOut && !border && lanes % 8 == 0) writeFloatTile(ctx, p0, valid, full, c0, lanes, acc, NV * kLutBlock);
     else if (ctx.o.type == OutputType::kBitpacked && !border) writeBitsTile(ctx, p0, valid, c0, lanes, acc, NV * kLutBlock);
@@ -226,21 +260,26 @@ void lutBlocks(const TileContext &ctx, int64_t firstPixel, int64_t endPixel, int
   }
 }
 
-void runLut(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
-            int64_t endTile, const uint32_t **x) {
+void runLut(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
+            void *out, int64_t firstTile, int64_t endTile, const uint32_t **x) {
   const TileContext ctx(plan, input, o, out);
+  const LutGeometry geo(plan);
   const int64_t firstPixel = firstTile * kTilePixels, endPixel = std::min(endTile * kTilePixels, ctx.pixels);
   for (int64_t g = 0; g < ctx.s.groups; ++g)
-    for (int64_t b = 0; b < plan.lutBlocksPerGroup;) {
-      const int64_t left = plan.lutBlocksPerGroup - b;
-      if (left >= 4) lutBlocks<3, 4>(ctx, firstPixel, endPixel, g, b, x), b += 4;
-      else if (left >= 2) lutBlocks<4, 2>(ctx, firstPixel, endPixel, g, b, x), b += 2;
-      else lutBlocks<6, 1>(ctx, firstPixel, endPixel, g, b, x), b += 1;
+    for (int64_t b = 0; b < geo.blocksPerGroup;) {
+      const int64_t left = geo.blocksPerGroup - b;
+      if (left >= 4) lutBlocks<3, 4>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 4;
+      else if (left >= 2) lutBlocks<4, 2>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 2;
+      else lutBlocks<6, 1>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 1;
     }
 }
 
 }  // namespace
 
-IndirectKernel bconv2d_indirect_avx2() { return {kTilePixels, runLut}; }
+const IndirectKernel &bconv2d_indirect_avx2() {
+  static const IndirectKernel kernel{Isa::kAvx2, "avx2 byte-LUT (3x128, 4x64, 6x32 pixels x channels)", kTilePixels,
+                                     packLutFilter, runLut};
+  return kernel;
+}
 
 }  // namespace lce_kernels

@@ -8,7 +8,7 @@
 // is the bound, not the loads. vpopcntq counts straight into 64-bit lane totals: no depth needs
 // a flush.
 //
-// The filter is Bconv2dPlan::wideFilter: blocks of 32 output channels, [taps][words64][32]
+// The filter is packXorFilter's layout with blocks of 32 output channels, [taps][words64][32]
 // each, so the 4 vectors of a depth word are one 256-byte row at immediate offsets. A group's
 // last block may hold fewer channels: it runs with NV = ceil(lanes / 8) vectors.
 //
@@ -39,7 +39,7 @@ namespace lce_kernels {
 namespace {
 
 constexpr int kMR = 6;
-constexpr int kWide = Bconv2dPlan::kWideBlock;
+constexpr int kWide = 32;  // output channels per filter block (4 zmm of 8 x 64-bit lanes)
 
 enum class Epilogue { kFloat, kBits, kFused, kCounts };
 enum class Source { kRow, kPointers };
@@ -283,8 +283,10 @@ TileFn tileFn(bool row, int nv) {
   return row ? kTiles<Source::kRow, kEpilogue>[nv] : kTiles<Source::kPointers, kEpilogue>[nv];
 }
 
-void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
-             int64_t endTile, const uint32_t **x) {
+void packWideFilter(const Bconv2dPlan &plan, PackedFilter &out) { packXorFilter(plan, kWide, out); }
+
+void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
+             void *out, int64_t firstTile, int64_t endTile, const uint32_t **x) {
   const TileContext ctx(plan, input, o, out);
   const Bconv2dShape &s = plan.shape;
   const int64_t blockWords = ctx.taps * plan.words64 * kWide, outWords = packedWords(s.channelsOut);
@@ -295,6 +297,7 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
                                                                : Epilogue::kCounts;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
   // Per group: the whole blocks, then a partial last block.
+  const int64_t wideBlocksPerGroup = (plan.outPerGroup + kWide - 1) / kWide;
   const int64_t wholeBlocks = plan.outPerGroup / kWide;
   const int tailLanes = static_cast<int>(plan.outPerGroup % kWide);
   alignas(64) int32_t acc[kMR * kWide];
@@ -320,12 +323,12 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
     const int64_t *tapOffsets = plan.offsets.data() + q0 * ctx.taps;
     to.valid = valid;
     for (int64_t g = 0; g < s.groups; ++g) {
-      const uint64_t *w = plan.wideFilter.data() + g * plan.wideBlocksPerGroup * blockWords;
+      const uint64_t *w = filter.as<uint64_t>() + g * wideBlocksPerGroup * blockWords;
       const int64_t groupOffset = g * s.wordsPerGroup;
       int64_t c0 = g * plan.outPerGroup;
       // Runs of blocks with the same width: the whole ones, then the tail (int8: one at a time,
       // the generic transform reads the counts of one block).
-      for (int64_t b = 0; b < plan.wideBlocksPerGroup;) {
+      for (int64_t b = 0; b < wideBlocksPerGroup;) {
         const bool whole = b < wholeBlocks;
         const int lanes = whole ? kWide : tailLanes;
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
@@ -358,6 +361,10 @@ void runWide(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput 
 
 }  // namespace
 
-IndirectKernel bconv2d_indirect_avx512() { return {kMR, runWide}; }
+const IndirectKernel &bconv2d_indirect_avx512() {
+  static const IndirectKernel kernel{Isa::kAvx512, "avx512 (6 pixels x 32 channels, vpopcntq)", kMR, packWideFilter,
+                                     runWide};
+  return kernel;
+}
 
 }  // namespace lce_kernels

@@ -22,7 +22,7 @@
 namespace lce_kernels {
 namespace {
 
-constexpr int kBlock = Bconv2dPlan::kBlock;
+constexpr int kBlock = 8;  // output channels per filter block of the scalar kernels
 
 inline uint64_t load64(const uint32_t *p) {
   uint64_t v;
@@ -150,20 +150,43 @@ struct TileContext {
   const uint32_t *zeros;
 };
 
+// The XOR + popcount kernels' filter layout with blocks of `block` output channels:
+// [groups][blocks per group][taps][words64][block] uint64, lane j of a block = output channel j
+// of it (a group's last block padded with zero channels), 64-bit depth words (an odd last
+// 32-bit word has a zero high half).
+inline void packXorFilter(const Bconv2dPlan &plan, int64_t block, PackedFilter &out) {
+  const Bconv2dShape &s = plan.shape;
+  const int64_t taps = plan.taps, words64 = plan.words64, outPerGroup = plan.outPerGroup;
+  const int64_t blocks = (outPerGroup + block - 1) / block;
+  out.bytes.assign(s.groups * blocks * taps * words64 * block * sizeof(uint64_t), 0);
+  auto *packed = reinterpret_cast<uint64_t *>(out.bytes.data());
+  for (int64_t c = 0; c < s.channelsOut; ++c) {
+    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / block, lane = (c % outPerGroup) % block;
+    uint64_t *dst = packed + (g * blocks + b) * taps * words64 * block;
+    for (int64_t t = 0; t < taps; ++t) {
+      const auto *w = reinterpret_cast<const uint32_t *>(plan.filter.data()) + (c * taps + t) * s.wordsPerGroup;
+      for (int64_t k = 0; k < s.wordsPerGroup; ++k)
+        dst[(t * words64 + k / 2) * block + lane] |= static_cast<uint64_t>(w[k]) << (32 * (k % 2));
+    }
+  }
+}
+
+inline void packScalarFilter(const Bconv2dPlan &plan, PackedFilter &out) { packXorFilter(plan, kBlock, out); }
+
 // Output pixels [firstTile * kPixels, endTile * kPixels) (clipped to the pixel count) of
 // every output channel, with a microkernel over blocks of 8 output channels x 64-bit depth
-// words (plan.packedFilter). `x` is scratch for taps * kPixels pointers. No allocation and no
+// words (packScalarFilter's layout). `x` is scratch for taps * kPixels pointers. No allocation and no
 // shared library templates here (the caller owns threads and memory): code built with this
 // translation unit's ISA flags must not be picked by the linker for other translation units.
 template <class Micro>
-void runTiles(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
-              int64_t endTile, const uint32_t **x) {
+void runTiles(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
+              void *out, int64_t firstTile, int64_t endTile, const uint32_t **x) {
   constexpr int kPixels = Micro::kPixels;
   const TileContext ctx(plan, input, o, out);
   const Bconv2dShape &s = plan.shape;
   const int64_t blockWords = ctx.taps * plan.words64 * kBlock;
-  const uint64_t *packedFilter = plan.packedFilter.data();
-  const int64_t groups = s.groups, blocksPerGroup = plan.blocksPerGroup, outPerGroup = plan.outPerGroup;
+  const uint64_t *packedFilter = filter.as<uint64_t>();
+  const int64_t groups = s.groups, outPerGroup = plan.outPerGroup, blocksPerGroup = (outPerGroup + kBlock - 1) / kBlock;
   const int64_t wordsPerGroup = s.wordsPerGroup;
   alignas(64) int32_t acc[kPixels * kBlock];
   alignas(64) int32_t conv[kPixels * kBlock];

@@ -1,5 +1,5 @@
-// The per-ISA entry points of the indirect Bconv2d (bconv2d_indirect_<isa>.cc), called by
-// Bconv2dPlan::run (bconv2d_indirect.cc), which owns the threads and the scratch memory.
+// The kernel paths of the indirect Bconv2d (one descriptor per bconv2d_indirect_<isa>.cc), called
+// by Bconv2dPlan::run (bconv2d_indirect.cc), which owns the table, the threads and the scratch.
 #ifndef LCE_KERNELS_BCONV2D_INDIRECT_KERNEL_H
 #define LCE_KERNELS_BCONV2D_INDIRECT_KERNEL_H
 
@@ -9,18 +9,24 @@
 
 namespace lce_kernels {
 
+// A Bconv2d kernel path: one per kernel file (bconv2d_indirect_<isa>.cc, built with its own
+// flags), listed in the table of bconv2d_indirect.cc. Adding an ISA adds a file and a table row.
 struct IndirectKernel {
-  int tilePixels;  // output pixels per tile
+  Isa isa;
+  const char *name;  // what it is: ISA and register tile
+  int tilePixels;    // output pixels per tile (the unit of the threads' split)
+  // The path's own filter layout, from the plan's filter (OHWI, bitpacked per group).
+  void (*pack)(const Bconv2dPlan &plan, PackedFilter &out);
   // Tiles [firstTile, endTile); `scratch` holds taps * tilePixels pointers.
-  void (*run)(const Bconv2dPlan &plan, const int32_t *input, const Bconv2dOutput &o, void *out, int64_t firstTile,
-              int64_t endTile, const uint32_t **scratch);
+  void (*run)(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
+              void *out, int64_t firstTile, int64_t endTile, const uint32_t **scratch);
 };
 
-IndirectKernel bconv2d_indirect_portable();
+const IndirectKernel &bconv2d_indirect_portable();
 #if defined(__x86_64__)
-IndirectKernel bconv2d_indirect_popcnt();
-IndirectKernel bconv2d_indirect_avx2();
-IndirectKernel bconv2d_indirect_avx512();
+const IndirectKernel &bconv2d_indirect_popcnt();
+const IndirectKernel &bconv2d_indirect_avx2();
+const IndirectKernel &bconv2d_indirect_avx512();
 #endif
 
 }  // namespace lce_kernels

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -108,43 +110,37 @@ struct Bconv2dOutput {
 void bconv2dReference(const Bconv2dShape &shape, const int32_t *input, const int32_t *filter,
                       const Bconv2dOutput &output, void *out);
 
+// A kernel path's own filter layout (bconv2d_indirect_kernel.h: each path packs its own),
+// 64-byte aligned.
+struct PackedFilter {
+  std::vector<uint8_t, CacheAlignedAllocator<uint8_t>> bytes;
+  template <class T>
+  const T *as() const { return reinterpret_cast<const T *>(bytes.data()); }
+};
+
 // Indirect BGEMM implementation (the fast path; same results as the reference, bit for bit),
 // prepared once per shape and filter. Everything that does not depend on the input is built by
 // the constructor and setFilter: the indirection table as word offsets into the input (tensor
-// addresses may change between runs; -1 is a padding tap), the filter repacked into blocks of 8
-// output channels x 64-bit depth words (lane j of a block is output channel j; a group's last
-// block is padded with zero channels) for the XOR + popcount kernels, on AVX2 CPUs also into the
-// nibble layout of the byte-LUT kernel (lutFilter), and per-tap filter popcounts for zero
-// padding. run() is const, thread-safe, and dispatches on activeIsa() at every call (every
-// ISA's layout is built). See bconv2d_indirect.cc for the method.
+// addresses may change between runs; -1 is a padding tap), the border classes and per-tap
+// filter popcounts for zero padding, and the filter in the layout of the active kernel path
+// (each path, one per kernel file, packs its own: bconv2d_indirect_kernel.h). run() is const,
+// thread-safe, and dispatches on activeIsa() at every call: a path that has not run on this
+// plan yet packs its layout from the kept copy of the filter first. See bconv2d_indirect.cc.
 struct Bconv2dPlan {
   explicit Bconv2dPlan(const Bconv2dShape &shape, const int32_t *filter = nullptr);  // finalized shape
   void setFilter(const int32_t *filter);  // OHWI, bitpacked per group; copied (repacked)
   // `threads` threads of the process-wide pool. Throws std::logic_error without a filter.
   void run(const int32_t *input, const Bconv2dOutput &output, void *out, int threads = 1) const;
+  // The packed filter of `isa`'s path, packed now if needed (thread-safe).
+  const PackedFilter &packedFor(Isa isa) const;
 
-  static constexpr int kBlock = 8;  // output channels per filter block
   Bconv2dShape shape;
-  int64_t taps = 0, words64 = 0, outPerGroup = 0, blocksPerGroup = 0;
+  int64_t taps = 0, words64 = 0, outPerGroup = 0;
   std::vector<int64_t> offsets;        // [outHeight*outWidth][taps], within one image, or -1
   std::vector<int32_t> counted;        // [outHeight*outWidth] taps that count (not zero padding)
   std::vector<int32_t> skippedBegin;   // [outHeight*outWidth + 1] into skipped
   std::vector<int32_t> skipped;        // zero-padding taps of each pixel
-  std::vector<uint64_t> packedFilter;  // [groups][blocksPerGroup][taps][words64][kBlock]
-  // The AVX2 byte-LUT kernel's filter (bconv2d_indirect_avx2.cc): blocks of 32 output channels;
-  // per tap and depth byte (lutBytes = ceil(channels per group / 8) bytes per tap) 64 bytes: the
-  // low nibbles of the 32 channels' filter bytes, then their high nibbles, each half in the
-  // channel order [0-7, 16-23, 8-15, 24-31] (the kernel's byte-to-16-bit widening restores it).
-  static constexpr int kLutBlock = 32;
-  int64_t lutBytes = 0, lutBlocksPerGroup = 0;
-  // [groups][lutBlocksPerGroup][taps][lutBytes][64], 64-byte aligned, or empty
-  std::vector<uint8_t, CacheAlignedAllocator<uint8_t>> lutFilter;
-  // The AVX-512 kernel's filter (bconv2d_indirect_avx512.cc): the layout of packedFilter with
-  // blocks of 32 output channels (4 zmm of 8 x 64-bit lanes per depth word), built when the CPU
-  // has AVX-512: [groups][wideBlocksPerGroup][taps][words64][kWideBlock], or empty.
-  static constexpr int kWideBlock = 32;
-  int64_t wideBlocksPerGroup = 0;
-  std::vector<uint64_t, CacheAlignedAllocator<uint64_t>> wideFilter;
+  std::vector<int32_t> filter;         // the filter as given (OHWI, bitpacked per group)
   // Border classes: pixels whose zero-padding taps are the same set share a class (0: no
   // zero-padding tap). conv = classBase[class][c] - 2 * (XOR popcount over every tap, padding
   // taps reading zero words), i.e. counted taps * channels per group plus twice the skipped
@@ -164,6 +160,11 @@ struct Bconv2dPlan {
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
   std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
   bool hasFilter = false;
+
+ private:
+  static constexpr int kIsaSlots = 4;
+  mutable std::mutex packMutex_;
+  mutable std::unique_ptr<PackedFilter> packed_[kIsaSlots];  // per Isa, packed on demand
 };
 
 // One-shot convenience: plan and run.
