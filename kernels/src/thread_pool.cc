@@ -9,19 +9,29 @@
 namespace lce_kernels {
 
 namespace {
-// Polls `ready` until it holds or kSpinMicros have passed, yielding the core at every poll.
+// Polls `ready` until it holds or kSpinMicros have passed: for the first kPureSpinMicros with
+// pause only (back-to-back nodes of one partition hand over within microseconds), then yielding
+// the core at every poll. (Yielding from the start cost the whole speed-up of a second thread on
+// a loaded machine: a yield can hand the core to another process for a scheduler slice.)
+constexpr int kPureSpinMicros = 50;
+
 template <class Ready>
 bool spinUntil(Ready ready) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(ThreadPool::kSpinMicros);
+  const auto start = std::chrono::steady_clock::now();
+  const auto yieldFrom = start + std::chrono::microseconds(kPureSpinMicros);
+  const auto deadline = start + std::chrono::microseconds(ThreadPool::kSpinMicros);
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready()) return true;
 #if defined(__x86_64__)
       __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      asm volatile("yield");
 #endif
     }
-    if (std::chrono::steady_clock::now() > deadline) return ready();
-    sched_yield();
+    const auto now = std::chrono::steady_clock::now();
+    if (now > deadline) return ready();
+    if (now > yieldFrom) sched_yield();
   }
 }
 }  // namespace
