@@ -15,7 +15,6 @@
 // its own filter layout, packed for the active path in setFilter and for another path the first
 // time it runs on the plan.
 #include <algorithm>
-#include <atomic>
 #include <map>
 #include <stdexcept>
 
@@ -153,15 +152,13 @@ void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, i
     kernel.run(*this, packed, input, o, out, 0, tiles, scratch.data());
     return;
   }
-  // Threads take chunks of tiles from a shared counter (about 8 per thread), so that a thread
-  // slowed down by other jobs on its core leaves its share to the others. Every tile is computed
-  // the same way whichever thread takes it: the results do not depend on the split.
-  const int64_t chunks = std::min<int64_t>(tiles, 8 * static_cast<int64_t>(threads));
-  std::atomic<int64_t> next{0};
-  ThreadPool::instance().parallelFor(threads, threads, [&](int64_t, int64_t) {
-    std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;)
-      kernel.run(*this, packed, input, o, out, tiles * c / chunks, tiles * (c + 1) / chunks, scratch.data());
+  // The pool's threads claim chunks of tiles one at a time (about 8 per thread), so that a
+  // thread slowed down by other jobs on its core leaves its share to the others. Every tile is
+  // computed the same way whichever thread takes it: the results do not depend on the split.
+  ThreadPool::instance().parallelFor(threads, tiles, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<const uint32_t *> scratch;
+    if (scratch.size() < static_cast<size_t>(taps * kernel.tilePixels)) scratch.resize(taps * kernel.tilePixels);
+    kernel.run(*this, packed, input, o, out, begin, end, scratch.data());
   });
 }
 

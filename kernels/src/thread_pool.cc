@@ -53,10 +53,30 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::ensureWorkers(int count) {
   while (static_cast<int>(workers_.size()) < count) {
-    const int index = static_cast<int>(workers_.size()) + 1;  // chunk 0 is the caller's
+    const int index = static_cast<int>(workers_.size()) + 1;  // participant 0 is the caller
     // The generation before the task that is being published: the thread may start after it.
     const uint64_t seen = generation_.load(std::memory_order_relaxed);
     workers_.emplace_back([this, index, seen] { workerLoop(index, seen); });
+  }
+}
+
+// Claims and runs chunks of task `generation` until none is left. A claim is a CAS on claim_,
+// (generation << 32 | next chunk), so a participant that arrives after the task is over (or
+// after the next task was published) claims nothing and never touches the task.
+void ThreadPool::runChunks(uint64_t generation, const std::function<void(int64_t, int64_t)> &task, int64_t n,
+                           int chunks) {
+  for (;;) {
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    do {
+      if ((c >> 32) != (generation & 0xffffffffu) || static_cast<int>(c & 0xffffffffu) >= chunks) return;
+    } while (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel));
+    const int64_t k = static_cast<int64_t>(c & 0xffffffffu);
+    const int64_t begin = n * k / chunks, end = n * (k + 1) / chunks;
+    if (begin < end) task(begin, end);
+    if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == chunks && waiting_.load(std::memory_order_seq_cst)) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_.notify_one();
+    }
   }
 }
 
@@ -76,23 +96,17 @@ void ThreadPool::workerLoop(int index, uint64_t seen) {
       wakes = wakes_.load(std::memory_order_relaxed);
       if (fresh()) break;
     }
-    seen = generation_.load(std::memory_order_acquire);
     const std::function<void(int64_t, int64_t)> *task;
     int64_t n;
-    int chunks;
+    int chunks, participants;
+    uint64_t generation;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stop_) return;
-      task = task_, n = n_, chunks = chunks_;
+      seen = generation = generation_.load(std::memory_order_acquire);
+      task = task_, n = n_, chunks = chunks_, participants = participants_;
     }
-    if (index < chunks) {
-      const int64_t begin = n * index / chunks, end = n * (index + 1) / chunks;
-      if (begin < end) (*task)(begin, end);
-    }
-    if (pending_.fetch_sub(1, std::memory_order_seq_cst) == 1 && waiting_.load(std::memory_order_seq_cst)) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_.notify_one();
-    }
+    if (task && index < participants) runChunks(generation, *task, n, chunks);
   }
 }
 
@@ -116,16 +130,23 @@ void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(in
   }
   std::lock_guard<std::mutex> call(callMutex_);
   resting_.store(false, std::memory_order_relaxed);
+  // Chunks are claimed dynamically (runChunks): a worker that wakes late, or is descheduled by
+  // another process, leaves its share to the others instead of holding up the call, and the
+  // caller waits only for chunks in progress, never for a worker to arrive.
+  const int chunks = static_cast<int>(std::min<int64_t>(n, 8 * static_cast<int64_t>(threads)));
+  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ensureWorkers(threads - 1);
-    task_ = &fn, n_ = n, chunks_ = threads;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_seq_cst);
+    task_ = &fn, n_ = n, chunks_ = chunks, participants_ = threads;
+    completed_.store(0, std::memory_order_relaxed);
+    generation = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store((generation & 0xffffffffu) << 32, std::memory_order_release);
+    generation_.store(generation, std::memory_order_seq_cst);
   }
   if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_.notify_all();
-  fn(0, n / threads);
-  auto finished = [&] { return pending_.load(std::memory_order_seq_cst) == 0; };
+  runChunks(generation, fn, n, chunks);
+  auto finished = [&] { return completed_.load(std::memory_order_seq_cst) == chunks; };
   if (!spinUntil(finished)) {
     std::unique_lock<std::mutex> lock(mutex_);
     waiting_.store(true, std::memory_order_seq_cst);
