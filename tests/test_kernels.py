@@ -314,3 +314,12 @@ def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
     np.testing.assert_array_equal(bits, ref_bitpack(expected))
     only_bits = K.bconv2d(x_packed, w_packed, quantize=True, write_float=False, threads=3, **common)
     np.testing.assert_array_equal(only_bits, ref_bitpack(expected))
+
+
+@pytest.mark.parametrize("scale", [1e-12, 4e-10, np.float32(np.finfo(np.float32).tiny)])
+@pytest.mark.parametrize("zero_point", [-128, 0, 127])
+def test_dequantize_int8_tiny_scales_saturate(scale, zero_point):
+    """round(1/scale) past int32 saturates to +127 / -128 instead of wrapping."""
+    words = np.array([[0b10]], np.int32)  # channel 0 +1, channel 1 -1
+    y = K.dequantize(words, 2, scale=float(scale), zero_point=zero_point)
+    np.testing.assert_array_equal(y, [[127, -128]])

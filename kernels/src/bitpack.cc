@@ -93,9 +93,11 @@ void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *o
 
 void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float scale, int32_t zeroPoint,
                     int8_t *out, int threads) {
-  const int32_t magnitude = static_cast<int32_t>(std::round(1.0 / static_cast<double>(scale)));
-  const int8_t plus = static_cast<int8_t>(std::min(127, zeroPoint + magnitude));
-  const int8_t minus = static_cast<int8_t>(std::max(-128, zeroPoint - magnitude));
+  // In double and saturated (semantics.md): round(1/scale) overflows int32 below a scale of
+  // about 4.7e-10, and the zero point may be any int32 when called directly.
+  const double magnitude = std::round(1.0 / static_cast<double>(scale));
+  const int8_t plus = static_cast<int8_t>(std::clamp(zeroPoint + magnitude, -128.0, 127.0));
+  const int8_t minus = static_cast<int8_t>(std::clamp(zeroPoint - magnitude, -128.0, 127.0));
   const int64_t words = packedWords(channels);
   forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
