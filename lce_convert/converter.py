@@ -394,14 +394,14 @@ def _keras_converter(tf, model, frozen_graph, lean=True):
 def _quantized_kernels(tf, model):
     """While TensorFlow traces the model, each larq quantized kernel reads as a variable that
     holds what its quantizer gives, evaluated once here in eager TensorFlow (the values Keras
-    computes at inference). Yields the number of weights swapped.
+    computes at inference).
 
     TensorFlow's converter otherwise folds the quantizer itself: slowly on big kernels
     (XNORNet's 37.7 M-weight layer: about 8 s) and not at all past 2^30 bits, which leaves the
     kernel computed at run time. Variables (rather than constants) keep the values out of the
     graph's protocol buffers: the SavedModel route writes them as a checkpoint that the C++
     converter reads. The variables are tracked on the model for that and the model is restored
-    on exit."""
+    on exit. Yields the size of the largest swapped kernel (0 if none)."""
     try:
         from larq import context
         from larq.quantized_variable import QuantizedVariable
@@ -427,7 +427,7 @@ def _quantized_kernels(tf, model):
             holder = tf.Module(name="lce_convert_quantized_kernels")
             holder.kernels = kernels
             model._lce_convert_quantized_kernels = holder
-        yield sum(int(k.shape.num_elements()) for k in kernels)
+        yield max((int(k.shape.num_elements()) for k in kernels), default=0)
     finally:
         for v, quantizer in swapped:
             v.quantizer = quantizer
@@ -453,10 +453,10 @@ def _untrack(model, name):
         names.pop(name, None)
 
 
-# Past this many quantized weights the SavedModel route is tried first: it hands the weights to
-# the C++ converter as a checkpoint, while freezing copies them through Python protocol buffers
-# (a 37.7 M-weight kernel: 4-5 s against 10 s). Below it, freezing is faster (no SavedModel to
-# write: QuickNet converts about 4x faster).
+# With a quantized kernel of more than this many weights the SavedModel route is tried first: it
+# hands the weights to the C++ converter as a checkpoint, while freezing copies them through
+# Python protocol buffers (a 37.7 M-weight kernel: 4-5 s against 10 s). Otherwise freezing is
+# faster (no SavedModel to write: QuickNetLarge 4.5 s against 10 s, QuickNet about 4x).
 _SAVED_MODEL_ROUTE_WEIGHTS = 1 << 24
 
 
@@ -464,11 +464,11 @@ def _tflite_from_keras(tf, model):
     """TensorFlow's TFLite conversion of a Keras model: float, or quantization-aware if the
     model has fake-quantization nodes, with larq's quantized kernels handed over as values
     (_quantized_kernels). The frozen-graph route is tried first, the SavedModel route first for
-    models with more than _SAVED_MODEL_ROUTE_WEIGHTS quantized weights; the other is the
+    models with a quantized kernel of more than _SAVED_MODEL_ROUTE_WEIGHTS weights; the other is the
     fallback."""
     errors = []
-    with _quantized_kernels(tf, model) as quantized_weights:
-        routes = (False, True) if quantized_weights > _SAVED_MODEL_ROUTE_WEIGHTS else (True, False)
+    with _quantized_kernels(tf, model) as largest_kernel:
+        routes = (False, True) if largest_kernel > _SAVED_MODEL_ROUTE_WEIGHTS else (True, False)
         for frozen_graph in routes:
             try:
                 tflite = _keras_converter(tf, model, frozen_graph).convert()
