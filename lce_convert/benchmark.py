@@ -5,7 +5,8 @@ runs (the runtimes take turns, run by run), in one process for
   - TFLite float (XNNPACK) on the unconverted model, if given with --float,
 and the ratios against our delegate. Figures only: nothing is asserted.
 
-    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1[,2,...]] [--runs 20] [--profile]
+    lce-benchmark converted.tflite [--float plain.tflite] [--threads 1[,2,...]] [--runs 20] [--consecutive]
+                  [--profile]
 
 Our delegate also runs with its fused epilogues off (`Interpreter(fuse=False)`: the float ops
 after each Bconv2d run in TFLite/XNNPACK), and, when --threads lists more than one count, at
@@ -30,13 +31,24 @@ import warnings
 import numpy as np
 
 
-def _interleaved_ms(runners, runs, warmup=2):
+def _interleaved_ms(runners, runs, warmup=2, consecutive=False):
     """[(name, (median ms, min ms))]: the runners take turns, run by run, so that load from
-    other jobs on a shared machine affects all of them alike."""
+    other jobs on a shared machine affects all of them alike (each run then starts with the
+    caches the other runtimes left); with `consecutive`, each runner does all its runs in a row
+    (warm caches, as a deployed model runs)."""
+    times = [[] for _ in runners]
+    if consecutive:
+        for (_, run), t in zip(runners, times):
+            for _ in range(warmup):
+                run()
+            for _ in range(runs):
+                start = time.perf_counter()
+                run()
+                t.append((time.perf_counter() - start) * 1e3)
+        return [(name, (statistics.median(t), min(t))) for (name, _), t in zip(runners, times)]
     for _, run in runners:
         for _ in range(warmup):
             run()
-    times = [[] for _ in runners]
     for _ in range(runs):
         for (_, run), t in zip(runners, times):
             start = time.perf_counter()
@@ -255,6 +267,8 @@ def main(argv=None):
                         help="threads of every runtime; a list (1,2) also times our delegate at the further counts")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--profile", action="store_true", help="also time every operator alone (see above)")
+    parser.add_argument("--consecutive", action="store_true",
+                        help="each runtime does all its runs in a row (warm caches) instead of taking turns")
     args = parser.parse_args(argv)
     try:
         counts = [int(t) for t in str(args.threads).split(",")]
@@ -300,11 +314,12 @@ def main(argv=None):
                 plain.set_tensor(d["index"], v)
             plain.invoke()
         runners.append(("TFLite float (XNNPACK)", run_float))
-    results = _interleaved_ms(runners, args.runs)
+    results = _interleaved_ms(runners, args.runs, consecutive=args.consecutive)
 
     ours_ms = results[0][1][0]
-    print("%d thread(s), kernels %s, median (min) of %d runs, the runtimes taking turns" % (
-        args.threads, _kernels.active_isa(), args.runs))
+    print("%d thread(s), kernels %s, median (min) of %d runs, %s" % (
+        args.threads, _kernels.active_isa(), args.runs,
+        "each runtime's runs in a row" if args.consecutive else "the runtimes taking turns"))
     for name, (median, best) in results:
         print("  %-26s %9.2f ms (%8.2f)   %6.2fx our time" % (name, median, best, median / ours_ms))
     if args.profile:

@@ -170,6 +170,8 @@ def test_benchmark_prints_fusion_and_thread_ratios(tmp_path, capsys):
     assert benchmark.main([str(path), "--threads", "1,2", "--runs", "2"]) == 0
     out = capsys.readouterr().out
     assert "kernels " in out and "same, fusion off" in out and "same, 2 threads" in out
+    assert benchmark.main([str(path), "--runs", "2", "--consecutive"]) == 0
+    assert "each runtime's runs in a row" in capsys.readouterr().out
     for bad in (["--runs", "0"], ["--threads", "0"], ["--threads", "one"]):
         with pytest.raises(SystemExit):
             benchmark.main([str(path)] + bad)
