@@ -44,7 +44,7 @@ ThreadPool &ThreadPool::instance() {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
@@ -96,16 +96,16 @@ void ThreadPool::workerLoop(int index, uint64_t seen) {
       wakes = wakes_.load(std::memory_order_relaxed);
       if (fresh()) break;
     }
-    const std::function<void(int64_t, int64_t)> *task;
-    int64_t n;
-    int chunks, participants;
-    uint64_t generation;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stop_) return;
-      seen = generation = generation_.load(std::memory_order_acquire);
-      task = task_, n = n_, chunks = chunks_, participants = participants_;
-    }
+    // The task's fields without the mutex (a worker that had to take it lost the race to the
+    // caller, which takes it at every call, and slept in the kernel: it joined 1 call in 10).
+    // A stale or mixed read is harmless: runChunks claims a chunk only while claim_ still holds
+    // this generation, and the caller resets claim_ before it writes the next task's fields.
+    const uint64_t generation = generation_.load(std::memory_order_acquire);
+    seen = generation;
+    if (stop_.load(std::memory_order_acquire)) return;
+    const auto *task = task_.load(std::memory_order_acquire);
+    const int64_t n = n_.load(std::memory_order_acquire);
+    const int chunks = chunks_.load(std::memory_order_acquire), participants = participants_.load(std::memory_order_acquire);
     if (task && index < participants) runChunks(generation, *task, n, chunks);
   }
 }
@@ -134,14 +134,21 @@ void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(in
   // another process, leaves its share to the others instead of holding up the call, and the
   // caller waits only for chunks in progress, never for a worker to arrive.
   const int chunks = static_cast<int>(std::min<int64_t>(n, 8 * static_cast<int64_t>(threads)));
-  uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ensureWorkers(threads - 1);
-    task_ = &fn, n_ = n, chunks_ = chunks, participants_ = threads;
-    completed_.store(0, std::memory_order_relaxed);
-    generation = generation_.load(std::memory_order_relaxed) + 1;
-    claim_.store((generation & 0xffffffffu) << 32, std::memory_order_release);
+  }
+  // Publish: claim_ first (no chunk of an earlier task can be claimed after this), then the
+  // fields, then the generation that workers wait for (see workerLoop).
+  const uint64_t generation = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store((generation & 0xffffffffu) << 32, std::memory_order_seq_cst);
+  completed_.store(0, std::memory_order_relaxed);
+  task_.store(&fn, std::memory_order_release);
+  n_.store(n, std::memory_order_release);
+  chunks_.store(chunks, std::memory_order_release);
+  participants_.store(threads, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);  // orders the publication with sleeping workers' checks
     generation_.store(generation, std::memory_order_seq_cst);
   }
   if (sleepers_.load(std::memory_order_seq_cst) > 0) wake_.notify_all();
@@ -153,8 +160,7 @@ void ThreadPool::parallelFor(int threads, int64_t n, const std::function<void(in
     done_.wait(lock, finished);
     waiting_.store(false, std::memory_order_relaxed);
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  task_ = nullptr;
+  task_.store(nullptr, std::memory_order_release);
 }
 
 }  // namespace lce_kernels

@@ -44,9 +44,9 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   // The current task, published by a release store of generation_ (read after an acquire load).
-  const std::function<void(int64_t, int64_t)> *task_ = nullptr;
-  int64_t n_ = 0;
-  int chunks_ = 0, participants_ = 0;  // chunks of [0, n); threads that may take them (caller = 0)
+  std::atomic<const std::function<void(int64_t, int64_t)> *> task_{nullptr};
+  std::atomic<int64_t> n_{0};
+  std::atomic<int> chunks_{0}, participants_{0};  // chunks of [0, n); threads that may take them
   std::atomic<uint64_t> generation_{0};
   std::atomic<uint64_t> claim_{0};     // (generation << 32) | next unclaimed chunk
   std::atomic<int> completed_{0};      // chunks of the current task done
@@ -54,7 +54,7 @@ class ThreadPool {
   std::atomic<bool> waiting_{false};  // the caller blocks (or is about to block) on done_
   std::atomic<bool> resting_{false};  // rest(): workers stop polling and sleep
   std::atomic<uint64_t> wakes_{0};    // wake(): bumped to wake sleeping workers without a task
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
   std::mutex callMutex_;  // one parallelFor at a time
 };
 
