@@ -4,8 +4,8 @@ raise InvalidModelError; any other exception is a finding. The reader's Python c
 (lce_convert._tflite_io and the flatbuffer schema module) is instrumented for coverage.
 
     .venv/bin/pip install atheris          # not needed by the test suite
-    mkdir -p /tmp/importer-corpus && cp tests/fuzz/seeds/*.tflite /tmp/importer-corpus/
-    .venv/bin/python tests/fuzz/atheris_importer.py /tmp/importer-corpus -max_total_time=600 -max_len=400000
+    mkdir -p build/importer-corpus && cp tests/fuzz/seeds/*.tflite build/importer-corpus/
+    .venv/bin/python tests/fuzz/atheris_importer.py build/importer-corpus -max_total_time=600 -max_len=400000
 """
 import os
 import sys
