@@ -206,7 +206,7 @@ def _int8_io(model_bytes, input_type, output_type):
     strip_lcedequantize_ops can make bitpacked); a model without int8 tensors is an error."""
     from .research import _output_types
     module = import_tflite(model_bytes)
-    storages = _quantized_storages(module._handle.to_description())
+    storages = _quantized_storages(module.description())
     if "i8" not in storages:
         hint = (" (its uint8 QUANTIZE ops come from fake-quantization nodes converted without "
                 "optimizations=[tf.lite.Optimize.DEFAULT], which makes them int8)" if "ui8" in storages else "")
@@ -284,7 +284,7 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
                                              experimental_enable_bitpacked_activations, lce_compatible)
     module = import_tflite(model_bytes)
     module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible))
-    desc = module._handle.to_description()
+    desc = module.description()
     report = _report(desc)  # before quantization, which drops the reasons of float layers
     result = _tflite_io.write(desc)
     if experimental_default_int8_range is not None:
@@ -297,7 +297,7 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
     if input_type == "int8" or output_type == "int8":
         result = _int8_io(result, input_type, output_type)
     if experimental_default_int8_range is not None or "int8" in (input_type, output_type):
-        final = {l.name: l for l in _report(import_tflite(result)._handle.to_description()).binarized}
+        final = {l.name: l for l in _report(import_tflite(result).description()).binarized}
         for layer in report.binarized:
             if layer.name in final:
                 layer.details["output"] = final[layer.name].details["output"]

@@ -8,6 +8,9 @@
 
 Nothing here imports TensorFlow.
 """
+from typing import List
+
+from . import _description as D
 from . import _tflite_io
 from .errors import InvalidModelError, PassPipelineError
 
@@ -59,13 +62,79 @@ class Module:
         except ValueError as e:
             raise InvalidModelError(str(e)) from None
 
-    def to_tflite(self):
-        """Serialize to .tflite flatbuffer bytes."""
+    def description(self) -> D.Description:
+        """The module as a plain description (schema: lce_convert._description.Description).
+        A fresh copy on every call: editing it does not change the module."""
         try:
-            desc = self._handle.to_description()
+            return self._handle.to_description()
         except ValueError as e:
             raise InvalidModelError(str(e)) from None
-        return _tflite_io.write(desc)
+
+    def to_tflite(self):
+        """Serialize to .tflite flatbuffer bytes."""
+        return _tflite_io.write(self.description())
+
+    def layers(self, desc=None) -> List[D.Layer]:
+        """Every non-constant op of every function, in order, with operand types, tensor names
+        and constant data resolved. `desc` reuses a description already taken."""
+        desc = self.description() if desc is None else desc
+        return layers(desc)
+
+    def output_types(self, desc=None) -> List[D.FunctionTypes]:
+        """The input and output types of each function."""
+        desc = self.description() if desc is None else desc
+        return output_types(desc)
+
+    def signatures(self, desc=None) -> List[D.Signature]:
+        """The model's TFLite signature defs (empty if it has none)."""
+        desc = self.description() if desc is None else desc
+        return signatures(desc)
+
+
+def _text(name):
+    return (name or b"").decode("utf-8", "replace") if isinstance(name, bytes) else (name or "")
+
+
+def layers(desc: D.Description) -> List[D.Layer]:
+    """`Module.layers()` of a description."""
+    out = []
+    blobs = desc["blobs"]
+    for f in desc["functions"]:
+        values = {a["id"]: D.Value(id=a["id"], type=a["type"], name=_text(a["name"]), constant=None)
+                  for a in f["args"]}
+        for index, o in enumerate(f["ops"]):
+            data = blobs[o["data"]] if "data" in o else None
+            results = [D.Value(id=r["id"], type=r["type"], name=_text(r["name"]), constant=data)
+                       for r in o["results"]]
+            for r in results:
+                values[r["id"]] = r
+            if data is not None or o["name"] == "tfl.no_value":  # constants and absent operands
+                continue
+            out.append(D.Layer(function=f["name"], index=index, op=o["name"],
+                               name=results[0]["name"] if results else "", attrs=o["attrs"],
+                               operands=[values[i] for i in o["operands"]], results=results))
+    return out
+
+
+def output_types(desc: D.Description) -> List[D.FunctionTypes]:
+    """`Module.output_types()` of a description."""
+    out = []
+    for f in desc["functions"]:
+        types = {a["id"]: a["type"] for a in f["args"]}
+        for o in f["ops"]:
+            for r in o["results"]:
+                types[r["id"]] = r["type"]
+        out.append(D.FunctionTypes(function=f["name"], inputs=[a["type"] for a in f["args"]],
+                                   outputs=[types[i] for i in f["returns"]]))
+    return out
+
+
+def signatures(desc: D.Description) -> List[D.Signature]:
+    """`Module.signatures()` of a description."""
+    return [D.Signature(key=_text(s["key"]), function=s["subgraph"].name,
+                        inputs=[(_text(n), int(i)) for n, i in s["inputs"]],
+                        outputs=[(_text(n), int(i)) for n, i in s["outputs"]])
+            for s in desc["attrs"].get(D.SIGNATURES, [])]
 
 
 def import_tflite(model_bytes, lift_lce_ops=True):

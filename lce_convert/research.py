@@ -14,17 +14,9 @@ from .mlir import import_tflite
 
 
 def _output_types(module):
-    """[(function name, [output element types])] of a module."""
-    desc = module._handle.to_description()
-    out = []
-    for f in desc["functions"]:
-        types = {a["id"]: a["type"] for a in f["args"]}
-        for o in f["ops"]:
-            for r in o["results"]:
-                types[r["id"]] = r["type"]
-        out.append((f["name"], [types[i]["elem"] for i in f["returns"]],
-                    [types[a["id"]]["elem"] for a in f["args"]]))
-    return out
+    """[(function name, [output element types], [input element types])] of a module."""
+    return [(f["function"], [t["elem"] for t in f["outputs"]], [t["elem"] for t in f["inputs"]])
+            for f in module.output_types()]
 
 
 def _type_name(t, what):

@@ -88,7 +88,7 @@ def test_report_reasons():
 def lq_graph(model_bytes):
     """(op name, filter words, thresholds) of the lq ops of a converted model's main function."""
     from lce_convert import _tflite_io
-    desc = lce_convert.import_tflite(model_bytes)._handle.to_description()
+    desc = lce_convert.import_tflite(model_bytes).description()
     blobs, out = desc["blobs"], []
     ops = desc["functions"][0]["ops"]
     producers = {r["id"]: o for o in ops for r in o["results"]}

@@ -89,7 +89,7 @@ def test_zero_padding_with_activation_and_bitpacked_output(bitpacked):
 def test_malformed_options_fail_cleanly():
     model, model_bytes = converted("maxpool_binary", True)
     module = lce_convert.import_tflite(model_bytes, lift_lce_ops=False)
-    desc = module._handle.to_description()
+    desc = module.description()
     for op in desc["functions"][0]["ops"]:
         if op["name"] == "tfl.custom" and op["attrs"]["name"] == b"LceBconv2d":
             op["attrs"]["custom_options"] = np.frombuffer(b"\x07\x00garbage\x09\x05", np.uint8)
@@ -104,7 +104,7 @@ def test_unsupported_option_value_fails_cleanly():
     from flatbuffers import flexbuffers
     from lce_convert import _tflite_io
     _, model_bytes = converted("maxpool_binary", True)
-    desc = lce_convert.import_tflite(model_bytes, lift_lce_ops=False)._handle.to_description()
+    desc = lce_convert.import_tflite(model_bytes, lift_lce_ops=False).description()
     for op in desc["functions"][0]["ops"]:
         if op["name"] == "tfl.custom" and op["attrs"]["name"] == b"LceBconv2d":
             options = flexbuffers.Loads(bytes(op["attrs"]["custom_options"]))
