@@ -4,6 +4,13 @@ interpreter, with our delegate claiming the Lce* custom ops and TFLite/XNNPACK r
     interpreter = lce_convert.Interpreter(model_bytes, num_threads=1)
     y = interpreter.predict(x)            # one input array, or a list of arrays; any batch size
 
+It takes LCE 0.16's arguments and attributes with LCE's meanings (use_reference_bconv,
+use_indirect_bgemm, use_xnnpack; input_types / input_shapes / input_scales /
+input_zero_points and the output_* ones; predict(x, verbose=1) over arrays, lists and
+iterators of samples), so that code written for larq_compute_engine's Interpreter runs
+unchanged. Only the Python runtime is needed (ai_edge_litert): TensorFlow is not imported
+unless runtime="tf" is asked for (or ai_edge_litert is missing).
+
 Errors are LceConvertError subclasses: InvalidModelError for a model that the delegate (or the
 checks here, for what the delegate's C ABI cannot see) refuses, with the delegate's message
 naming the op, its node and the problem; InvalidInputError for inputs that do not fit the
@@ -33,17 +40,23 @@ def delegate_path():
 
 
 def _runtime_module(runtime):
+    """(name, Interpreter class, load_delegate, OpResolverType) of the TFLite runtime."""
+    if runtime not in (None, "litert", "tf"):
+        raise ValueError("runtime must be 'litert', 'tf' or None (litert when installed), got %r" % (runtime,))
     if runtime in (None, "litert"):
         try:
             from ai_edge_litert import interpreter as litert
-            return "litert", litert.Interpreter, litert.load_delegate
+            return "litert", litert.Interpreter, litert.load_delegate, litert.OpResolverType
         except ImportError:
             if runtime == "litert":
-                raise
-    if runtime in (None, "tf"):
+                raise LceConvertError("runtime='litert' needs the ai_edge_litert package: pip install "
+                                      "ai-edge-litert==2.3.0 (a dependency of lce_convert)") from None
+    try:
         import tensorflow as tf
-        return "tf", tf.lite.Interpreter, tf.lite.experimental.load_delegate
-    raise ValueError("runtime must be 'litert', 'tf' or None (litert when installed), got %r" % (runtime,))
+    except ImportError:
+        raise LceConvertError("no TFLite runtime is installed: pip install ai-edge-litert==2.3.0 (a dependency "
+                              "of lce_convert), or TensorFlow for runtime='tf'") from None
+    return "tf", tf.lite.Interpreter, tf.lite.experimental.load_delegate, tf.lite.experimental.OpResolverType
 
 
 def _failure(what, error, cls_if_ours=InvalidModelError, input_bytes=None):
@@ -125,35 +138,164 @@ def check_model(model_bytes):
         return
 
 
+# Samples per invoke when predict shows progress or reads an iterator of samples.
+PREDICT_CHUNK = 64
+
+
+def _scales(d):
+    """LCE 0.16's scale of a tensor: None if not quantized, a float per tensor, else a list."""
+    scales = d.get("quantization_parameters", {}).get("scales", ())
+    if len(scales) == 0:
+        return None
+    return float(scales[0]) if len(scales) == 1 else [float(v) for v in scales]
+
+
+def _zero_point(d):
+    """LCE 0.16's zero point of a tensor: None if not quantized, else the (first) zero point."""
+    q = d.get("quantization_parameters", {})
+    if len(q.get("scales", ())) == 0:
+        return None
+    zero_points = q.get("zero_points", ())
+    return int(zero_points[0]) if len(zero_points) else 0
+
+
+def _is_iterator(x):
+    return hasattr(x, "__next__") and hasattr(x, "__iter__")
+
+
+def _joined(results):
+    """The outputs of successive chunks, concatenated along the batch (0-d outputs: stacked)."""
+    outputs = [np.concatenate(r) if np.ndim(r[0]) else np.stack(r) for r in zip(*results)]
+    return outputs[0] if len(outputs) == 1 else outputs
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
+def _progress(total, enabled=True):
+    """A tqdm progress bar over `total` samples (None: unknown), or one that shows nothing."""
+    if not enabled:
+        return _NoProgress()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise LceConvertError("predict(verbose=1) needs tqdm: pip install tqdm (a dependency of lce_convert)") from None
+    return tqdm(total=total, unit="sample")
+
+
 class Interpreter:
     """A TFLite interpreter with the lce_convert delegate.
 
-    `runtime`: "litert" (ai_edge_litert, the default when installed) or "tf" (tf.lite).
+    LCE 0.16's arguments, with its meanings:
+    `use_reference_bconv`: LceBconv2d runs the reference kernel (direct loops that compute
+    semantics.md literally, one thread; the same bits as the optimized kernels, much slower);
+    `use_indirect_bgemm`: accepted for LCE code; our LceBconv2d kernel is an indirect BGEMM
+    whatever its value (LCE's choice between its im2col BGEMM and indirect BGEMM kernels has
+    no counterpart here), and use_reference_bconv takes precedence, as in LCE;
+    `use_xnnpack`: False keeps TFLite's XNNPACK delegate off, so TFLite's builtin kernels run
+    the float ops. Our default is True (TFLite's default, and the faster one); LCE 0.16's is
+    False, so pass use_xnnpack=False for LCE's configuration.
+
+    Ours: `runtime`: "litert" (ai_edge_litert, the default when installed) or "tf" (tf.lite).
     `fuse`: the delegate fuses the float ops after a Bconv2d (per-channel MUL/ADD, residual
     ADD, ReLU-family, the LceQuantize of the result) into its output pass, with bit-identical
     results; False runs them as separate ops (TFLite/XNNPACK)."""
 
-    def __init__(self, model_bytes, num_threads=1, runtime=None, fuse=True):
-        if not isinstance(model_bytes, (bytes, bytearray)):
-            raise InvalidModelError("Interpreter expects the model as bytes, got %s" % type(model_bytes).__name__)
+    def __init__(self, flatbuffer_model, num_threads=1, use_reference_bconv=False, use_indirect_bgemm=False,
+                 use_xnnpack=True, *, runtime=None, fuse=True):
+        if not isinstance(flatbuffer_model, (bytes, bytearray)):
+            raise InvalidModelError("Interpreter expects the model as bytes (the .tflite file's contents, e.g. "
+                                    "open(path, 'rb').read()), got %s" % type(flatbuffer_model).__name__)
+        model_bytes = flatbuffer_model
         if (not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, (bool, np.bool_))
                 or not 1 <= num_threads <= MAX_THREADS):
             raise InvalidInputError("num_threads must be an int in 1..%d, got %r" % (MAX_THREADS, num_threads))
+        for name, value in (("use_reference_bconv", use_reference_bconv), ("use_indirect_bgemm", use_indirect_bgemm),
+                            ("use_xnnpack", use_xnnpack), ("fuse", fuse)):
+            if not isinstance(value, (bool, np.bool_)):
+                raise InvalidInputError("%s must be True or False, got %r" % (name, value))
         check_model(model_bytes)
-        self.runtime, interpreter_class, load_delegate = _runtime_module(runtime)
-        if not isinstance(fuse, bool):
-            raise InvalidInputError("fuse must be True or False, got %r" % (fuse,))
-        self._delegate = load_delegate(delegate_path(), {"fuse": "1" if fuse else "0"})
+        self.runtime, interpreter_class, load_delegate, resolvers = _runtime_module(runtime)
+        self.use_reference_bconv = bool(use_reference_bconv)
+        self.use_indirect_bgemm = bool(use_indirect_bgemm)
+        self.use_xnnpack = bool(use_xnnpack)
+        self._delegate = load_delegate(delegate_path(), {"fuse": "1" if fuse else "0",
+                                                         "reference": "1" if use_reference_bconv else "0"})
+        resolver = resolvers.AUTO if use_xnnpack else resolvers.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 self._interpreter = interpreter_class(model_content=bytes(model_bytes), num_threads=int(num_threads),
-                                                      experimental_delegates=[self._delegate])
+                                                      experimental_delegates=[self._delegate],
+                                                      experimental_op_resolver_type=resolver)
                 self._interpreter.allocate_tensors()
             except (RuntimeError, ValueError) as e:
                 raise _failure("cannot prepare the model", e) from None
         self._refresh_details()
+        self._model_inputs, self._model_outputs = list(self._inputs), list(self._outputs)
+
+    # LCE 0.16's attributes: the model's own inputs and outputs (as declared, whatever batch
+    # predict last ran), in input/output order.
+    @property
+    def input_types(self):
+        """The inputs' numpy dtypes."""
+        return [np.dtype(d["dtype"]) for d in self._model_inputs]
+
+    @property
+    def input_shapes(self):
+        """The inputs' shapes as the model declares them (tuples)."""
+        return [tuple(int(n) for n in d["shape"]) for d in self._model_inputs]
+
+    @property
+    def input_scales(self):
+        """Per input: None if not quantized, else its scale (a float; a list if per channel)."""
+        return [_scales(d) for d in self._model_inputs]
+
+    @property
+    def input_zero_points(self):
+        """Per input: None if not quantized, else its zero point."""
+        return [_zero_point(d) for d in self._model_inputs]
+
+    @property
+    def output_types(self):
+        """The outputs' numpy dtypes."""
+        return [np.dtype(d["dtype"]) for d in self._model_outputs]
+
+    @property
+    def output_shapes(self):
+        """The outputs' shapes as the model declares them (tuples)."""
+        return [tuple(int(n) for n in d["shape"]) for d in self._model_outputs]
+
+    @property
+    def output_scales(self):
+        """Per output: None if not quantized, else its scale (a float; a list if per channel)."""
+        return [_scales(d) for d in self._model_outputs]
+
+    @property
+    def output_zero_points(self):
+        """Per output: None if not quantized, else its zero point."""
+        return [_zero_point(d) for d in self._model_outputs]
+
+    def get_signature_list(self):
+        """The model's SignatureDefs, as TFLite's Interpreter.get_signature_list gives them."""
+        return self._interpreter.get_signature_list()
+
+    def get_signature_runner(self, signature_key=None):
+        """TFLite's SignatureRunner for `signature_key` (the only one when None), on this
+        interpreter (with the delegate). It resizes the interpreter's tensors as it runs."""
+        try:
+            return self._interpreter.get_signature_runner(signature_key)
+        except ValueError as e:
+            raise InvalidInputError(" ".join(str(e).split())) from None
 
     def _refresh_details(self):
         try:
@@ -226,16 +368,85 @@ class Interpreter:
             raise InvalidInputError("a batch of %d needs about %.3g GB of tensors, more than the %.3g GB of memory "
                                     "available" % (max(new), need / 1e9, available / 1e9))
 
-    def predict(self, x):
-        """Outputs for input `x` (an array, or a list with one array per input). The batch
-        size may differ from the model's (a model that TFLite cannot resize runs the samples
-        one by one, with a warning the first time); outputs are returned as an array (one
-        output) or a list."""
+    def predict(self, x, verbose=0):
+        """Outputs for input `x`: an array, or a list with one array per input, with the batch
+        first; or, as in LCE 0.16, an iterator of samples (each an array, or a list of arrays,
+        without the batch dimension). The batch size may differ from the model's (a model that
+        TFLite cannot resize runs the samples one by one, with a warning the first time);
+        outputs are returned as an array (one output) or a list.
+
+        `verbose=1` shows a progress bar over the samples (tqdm, on stderr); the batch then
+        runs in chunks of PREDICT_CHUNK samples, as does an iterator."""
+        if isinstance(verbose, (bool, np.bool_)) or not isinstance(verbose, (int, np.integer)) or verbose < 0:
+            raise InvalidInputError("verbose must be 0 or 1, got %r" % (verbose,))
+        if _is_iterator(x) and not isinstance(x, np.ndarray):
+            return self._predict_iterator(x, verbose)
+        if not verbose:
+            return self._predict(x)
+        inputs = self._checked_inputs(x)
+        batched = [v for v, d in zip(inputs, self.input_details) if len(d["shape"])]
+        total = int(batched[0].shape[0]) if batched else 1
+        if len({int(v.shape[0]) for v in batched}) > 1:
+            return self._predict(inputs)  # refused there, with the sizes
+        results = []
+        with _progress(total) as bar:
+            for start in range(0, total, PREDICT_CHUNK):
+                chunk = [v[start:start + PREDICT_CHUNK] if len(d["shape"]) else v
+                         for v, d in zip(inputs, self.input_details)]
+                out = self._predict(chunk)
+                results.append(out if isinstance(out, list) else [out])
+                bar.update(min(PREDICT_CHUNK, total - start))
+        return _joined(results)
+
+    def _predict_iterator(self, samples, verbose):
+        n_inputs = len(self.input_details)
+        results, chunk, count = [], [], 0
+
+        def run():
+            try:
+                stacked = [np.stack([s[k] for s in chunk]) for k in range(n_inputs)]
+            except ValueError:
+                shapes = sorted({str(list(s[k].shape)) for s in chunk for k in range(n_inputs)})
+                raise InvalidInputError("the samples of the iterator have different shapes (%s); each sample is "
+                                        "one input without the batch dimension" % ", ".join(shapes)) from None
+            out = self._predict(stacked)
+            results.append(out if isinstance(out, list) else [out])
+
+        with _progress(None, enabled=bool(verbose)) as bar:
+            for sample in samples:
+                if isinstance(sample, (list, tuple)):
+                    sample = list(sample)
+                elif n_inputs == 1:
+                    sample = [sample]
+                else:
+                    raise InvalidInputError("the model has %d inputs: each sample of the iterator must be a list of "
+                                            "%d arrays, got %s" % (n_inputs, n_inputs, type(sample).__name__))
+                if len(sample) != n_inputs:
+                    raise InvalidInputError("the model has %d inputs, sample %d of the iterator has %d arrays"
+                                            % (n_inputs, count, len(sample)))
+                chunk.append([np.asarray(v) for v in sample])
+                count += 1
+                if len(chunk) == PREDICT_CHUNK:
+                    run()
+                    bar.update(len(chunk))
+                    chunk = []
+            if chunk:
+                run()
+                bar.update(len(chunk))
+        if not count:
+            raise InvalidInputError("the iterator gave no samples")
+        return _joined(results)
+
+    def _checked_inputs(self, x):
         inputs = list(x) if isinstance(x, (list, tuple)) else [x]
         details = self.input_details
         if len(inputs) != len(details):
             raise InvalidInputError("the model has %d inputs, got %d arrays" % (len(details), len(inputs)))
-        inputs = [self._input_array(d, value) for d, value in zip(details, inputs)]
+        return [self._input_array(d, value) for d, value in zip(details, inputs)]
+
+    def _predict(self, x):
+        inputs = self._checked_inputs(x)
+        details = self.input_details
         it = self._interpreter
         resized = False
         self._check_memory(inputs)

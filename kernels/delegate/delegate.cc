@@ -206,6 +206,7 @@ struct Partition {
   std::vector<Op> ops;
   std::vector<int> outputs;  // tensors visible outside the partition
   int threads = 0;           // the delegate's num_threads option; 0: the interpreter's
+  bool reference = false;    // the delegate's reference option: Bconv2d by bconv2dReference
   // In-place results (planFusion): a fused chain's result that only this partition reads is
   // written over the buffer of the residual it adds, when that residual is dead afterwards;
   // storage maps such a tensor to the tensor whose buffer holds it.
@@ -219,7 +220,8 @@ struct Partition {
 // The delegate's options (TfLiteDelegate::data_).
 struct DelegateOptions {
   int threads = 0;
-  bool fuse = true;  // fused epilogues (see the top of this file)
+  bool fuse = true;        // fused epilogues (see the top of this file)
+  bool reference = false;  // Bconv2d by the reference kernel (direct loops, one thread)
 };
 
 // Problems only the whole execution plan shows, found by delegatePrepare for the nodes it claims
@@ -621,8 +623,13 @@ TfLiteStatus invokeOp(TfLiteContext *ctx, const Partition &p, Op &op) {
           o.bits = static_cast<int32_t *>(p.data(ctx, p.ops[op.fusedQuantize].outputs[0]));
       }
       try {
-        if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(data(1)));
-        op.plan->run(static_cast<const int32_t *>(inData), o, result, threads);
+        if (p.reference)  // the oracle: same bits, direct loops (lce_convert.Interpreter(use_reference_bconv=True))
+          lce_kernels::bconv2dReference(op.bconv, static_cast<const int32_t *>(inData),
+                                        static_cast<const int32_t *>(data(1)), o, result);
+        else {
+          if (!op.constantFilter) op.plan->setFilter(static_cast<const int32_t *>(data(1)));
+          op.plan->run(static_cast<const int32_t *>(inData), o, result, threads);
+        }
       } catch (const std::exception &e) {
         return NodeChecker(ctx, opName(op.kind), op.nodeIndex).fail("%s", e.what()), kTfLiteError;
       }
@@ -814,8 +821,10 @@ bool planPostOps(TfLiteContext *ctx, Partition &p, Op &b) {
 void *kernelInit(TfLiteContext *ctx, const char *buffer, size_t) {
   const auto *params = reinterpret_cast<const TfLiteDelegateParams *>(buffer);
   auto p = std::make_unique<Partition>();
-  if (params->delegate && params->delegate->data_)
+  if (params->delegate && params->delegate->data_) {
     p->threads = static_cast<const DelegateOptions *>(params->delegate->data_)->threads;
+    p->reference = static_cast<const DelegateOptions *>(params->delegate->data_)->reference;
+  }
   for (int i = 0; i < params->output_tensors->size; ++i) p->outputs.push_back(params->output_tensors->data[i]);
   for (int i = 0; i < params->nodes_to_replace->size; ++i) {
     const int index = params->nodes_to_replace->data[i];
@@ -1057,6 +1066,15 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
         return nullptr;
       }
       options.fuse = values[i][0] == '1';
+    } else if (std::strcmp(keys[i], "reference") == 0) {
+      // Bconv2d by the reference kernel: "0" (the default) or "1".
+      if (!values[i] || (std::strcmp(values[i], "0") && std::strcmp(values[i], "1"))) {
+        if (reportError)
+          reportError((std::string("lce_convert delegate: reference '") + (values[i] ? values[i] : "") +
+                       "' is not 0 or 1").c_str());
+        return nullptr;
+      }
+      options.reference = values[i][0] == '1';
     } else if (std::strcmp(keys[i], "isa") == 0) {
       bool found = false;
       for (auto isa : lce_kernels::supportedIsas())

@@ -1,0 +1,206 @@
+"""LCE 0.16's Interpreter API on lce_convert.Interpreter, with LCE's meanings: the constructor's
+use_reference_bconv / use_indirect_bgemm / use_xnnpack, the input_*/output_* attributes and
+predict(x, verbose) over arrays, lists and iterators of samples; compared with LCE 0.16's own
+Interpreter on the same models. Small models only (the fuzzer's seed models)."""
+import os
+import time
+
+import numpy as np
+import pytest
+
+import lce_convert
+from lce_convert import InvalidInputError
+
+SEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "seeds")
+# Seed models LCE 0.16 runs too (ours_zero_padding needs our runtime).
+BOTH = ["ours_float", "ours_bitpacked", "ours_int8", "ours_maxpool", "lce_quicknet", "lce_birealnet", "while_loop"]
+ATTRIBUTES = ["input_types", "input_shapes", "input_scales", "input_zero_points",
+              "output_types", "output_shapes", "output_scales", "output_zero_points"]
+
+
+def seed_model(name):
+    with open(os.path.join(SEEDS, name + ".tflite"), "rb") as f:
+        return f.read()
+
+
+def lce_interpreter(model_bytes, **kwargs):
+    from larq_compute_engine.tflite.python.interpreter import Interpreter
+    return Interpreter(model_bytes, **kwargs)
+
+
+def samples(interpreter, batch, seed=0):
+    """A batch of seeded inputs, as a list with one array per input (scalars stay 0-d)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for shape, dtype in zip(interpreter.input_shapes, interpreter.input_types):
+        if not shape:
+            out.append(np.asarray(3, dtype))
+        elif np.issubdtype(dtype, np.integer):
+            out.append(rng.integers(-100, 100, size=(batch,) + shape[1:]).astype(dtype))
+        else:
+            out.append((rng.normal(size=(batch,) + shape[1:]) * 2).astype(dtype))
+    return out
+
+
+def assert_close(got, expected):
+    """Float results of different float kernels: within 1e-5 of the output's scale."""
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    assert float(np.max(np.abs(np.asarray(got, np.float64) - expected))) / scale < 1e-5
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_attributes_equal_lce(name):
+    model_bytes = seed_model(name)
+    ours, lce = lce_convert.Interpreter(model_bytes), lce_interpreter(model_bytes)
+    for attribute in ATTRIBUTES:
+        assert getattr(ours, attribute) == getattr(lce, attribute), attribute
+    # the model's declared shapes, whatever batch predict ran last
+    if name != "while_loop":
+        before = ours.input_shapes, ours.output_shapes
+        ours.predict(samples(ours, 5)[0])
+        assert (ours.input_shapes, ours.output_shapes) == before
+
+
+def test_int8_attributes_are_the_quantization():
+    ours = lce_convert.Interpreter(seed_model("ours_int8"))
+    assert ours.input_types == [np.dtype(np.int8)] and ours.output_types == [np.dtype(np.int8)]
+    d = ours.input_details[0]
+    assert ours.input_scales == [pytest.approx(float(d["quantization"][0]))]
+    assert ours.input_zero_points == [int(d["quantization"][1])]
+    assert isinstance(ours.input_scales[0], float) and ours.input_scales[0] > 0
+    floats = lce_convert.Interpreter(seed_model("ours_float"))
+    assert floats.input_scales == [None] and floats.output_zero_points == [None]
+
+
+@pytest.mark.parametrize("name", ["ours_float", "ours_int8", "lce_quicknet", "ours_bitpacked"])
+@pytest.mark.parametrize("xnnpack", [False, True])
+def test_predict_matches_lce_with_the_same_options(name, xnnpack):
+    """The same arguments in both interpreters give the same results: binary and int8 exactly
+    (int8 ops under XNNPACK round differently from TFLite's builtin kernels, by up to 24 steps
+    on ours_int8, in LCE's interpreter as in ours: use_xnnpack means the same in both); float
+    ops to rounding."""
+    model_bytes = seed_model(name)
+    lce = lce_interpreter(model_bytes, use_xnnpack=xnnpack)
+    x = samples(lce, 6)[0]
+    expected = lce.predict(x)
+    for kwargs in ({}, {"use_reference_bconv": True}, {"use_indirect_bgemm": True}):
+        got = lce_convert.Interpreter(model_bytes, use_xnnpack=xnnpack, **kwargs).predict(x)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        if got.dtype == np.int8:
+            np.testing.assert_array_equal(got, expected)
+        else:
+            assert_close(got, expected)
+
+
+@pytest.mark.parametrize("name", ["ours_float", "ours_bitpacked", "ours_int8", "ours_zero_padding", "lce_quicknet"])
+@pytest.mark.parametrize("runtime", ["litert", "tf"])
+def test_reference_bconv_gives_the_same_bits(name, runtime):
+    model_bytes = seed_model(name)
+    default = lce_convert.Interpreter(model_bytes, runtime=runtime)
+    x = samples(default, 4, seed=1)[0]
+    expected = default.predict(x)
+    for fuse in (True, False):
+        reference = lce_convert.Interpreter(model_bytes, runtime=runtime, use_reference_bconv=True, fuse=fuse)
+        np.testing.assert_array_equal(reference.predict(x), expected)
+
+
+def _time(interpreter, x, runs=5):
+    interpreter.predict(x)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.predict(x)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def test_reference_bconv_runs_the_reference_kernel():
+    """The reference kernel (direct loops) is far slower than the indirect BGEMM kernels: the
+    option reaches the delegate. Best of several runs each; the margin is wide (2x asked)."""
+    model_bytes = seed_model("lce_quicknet")
+    fast = lce_convert.Interpreter(model_bytes)
+    slow = lce_convert.Interpreter(model_bytes, use_reference_bconv=True)
+    x = samples(fast, 16, seed=2)[0]
+    np.testing.assert_array_equal(slow.predict(x), fast.predict(x))
+    assert _time(slow, x) > 2 * _time(fast, x)
+
+
+def _delegate_nodes(interpreter):
+    return sum(1 for op in interpreter._interpreter._get_ops_details() if op["op_name"] == "DELEGATE")
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tf"])
+def test_use_xnnpack_false_keeps_xnnpack_off(runtime):
+    """Delegated partitions replace nodes: with XNNPACK, its partitions come on top of ours."""
+    model_bytes = seed_model("ours_float")
+    on = lce_convert.Interpreter(model_bytes, runtime=runtime)
+    off = lce_convert.Interpreter(model_bytes, runtime=runtime, use_xnnpack=False)
+    assert on.use_xnnpack and not off.use_xnnpack
+    assert _delegate_nodes(on) > _delegate_nodes(off) >= 1
+    x = samples(on, 3)[0]
+    assert_close(off.predict(x), on.predict(x))
+
+
+@pytest.mark.parametrize("bad", [{"use_reference_bconv": "yes"}, {"use_indirect_bgemm": 1},
+                                 {"use_xnnpack": None}, {"fuse": "no"}])
+def test_bad_flags_are_refused(bad):
+    with pytest.raises(InvalidInputError, match="must be True or False"):
+        lce_convert.Interpreter(seed_model("ours_float"), **bad)
+
+
+def test_positional_arguments_as_lce():
+    model_bytes = seed_model("ours_float")
+    ours = lce_convert.Interpreter(model_bytes, 2, False, True, False)
+    assert (ours.use_reference_bconv, ours.use_indirect_bgemm, ours.use_xnnpack) == (False, True, False)
+    assert _delegate_nodes(ours) < _delegate_nodes(lce_convert.Interpreter(model_bytes, 2))
+
+
+@pytest.mark.parametrize("name", ["ours_float", "ours_int8"])
+def test_predict_forms_and_progress(name, capsys):
+    """Arrays, lists and iterators of samples give the same outputs as one batched predict;
+    verbose=1 draws a tqdm bar over the samples on stderr (and chunks the batch)."""
+    model_bytes = seed_model(name)
+    ours = lce_convert.Interpreter(model_bytes)
+    x = samples(ours, lce_convert.interpreter.PREDICT_CHUNK + 7, seed=3)[0]
+    expected = ours.predict(x)
+    capsys.readouterr()
+    np.testing.assert_array_equal(ours.predict(x, verbose=1), expected)
+    err = capsys.readouterr().err
+    assert "%d/%d" % (len(x), len(x)) in err and "sample" in err
+    np.testing.assert_array_equal(ours.predict([x], verbose=0), expected)
+    np.testing.assert_array_equal(ours.predict(iter(x)), expected)
+    np.testing.assert_array_equal(ours.predict((s for s in x), verbose=1), expected)
+    assert "%dsample" % len(x) in capsys.readouterr().err.replace(" ", "")
+    np.testing.assert_array_equal(ours.predict(iter([[s] for s in x])), expected)
+    lce = lce_interpreter(model_bytes, use_xnnpack=True)  # ours: XNNPACK on by default
+    got, want = ours.predict(iter(x)), lce.predict(iter(x))
+    if got.dtype == np.int8:
+        np.testing.assert_array_equal(got, want)
+    else:
+        assert_close(got, want)
+
+
+def test_predict_list_with_a_scalar_input():
+    """while_loop has a float vector input and an int32 scalar (0-d): a list of arrays, as
+    LCE's wrapper takes it for one invoke."""
+    ours = lce_convert.Interpreter(seed_model("while_loop"))
+    vec = np.arange(4, dtype=np.float32).reshape(4)
+    n = np.asarray(3, np.int32)
+    expected = ours.predict([vec, n])
+    lce = lce_interpreter(seed_model("while_loop"))
+    np.testing.assert_allclose(expected, lce.interpreter.predict([vec, n])[0], rtol=1e-6)
+
+
+def test_predict_bad_inputs():
+    ours = lce_convert.Interpreter(seed_model("ours_float"))
+    with pytest.raises(InvalidInputError, match="verbose"):
+        ours.predict(samples(ours, 1)[0], verbose="yes")
+    with pytest.raises(InvalidInputError, match="no samples"):
+        ours.predict(iter([]))
+    shape = ours.input_shapes[0][1:]
+    with pytest.raises(InvalidInputError, match="different shapes"):
+        ours.predict(iter([np.zeros(shape, np.float32), np.zeros((3, 3, 3), np.float32)]))
+    with pytest.raises(InvalidInputError, match="expects float32"):
+        ours.predict(iter([np.zeros(shape, np.int8)]))
+    with pytest.raises(InvalidInputError, match="1 inputs, sample 0 of the iterator has 2"):
+        ours.predict(iter([[np.zeros(shape, np.float32)] * 2]))
