@@ -9,11 +9,12 @@
 //   - AVX2 byte-LUT: the AVX2 kernel's inner loop without its loads (per input byte and 32
 //     output channels 2 vpshufb of that byte's tables by the filter nibbles + 2 vpaddb: 4 ops per
 //     256 binary MACs; bconv2d_indirect_avx2.cc);
-//   - AVX-512 (only when CPUID reports VPOPCNTDQ): 512-bit XOR + vpopcntq + add.
+//   - AVX-512 (only when CPUID reports VPOPCNTDQ): 512-bit XOR + vpopcntq + add;
+//   - aarch64: the NEON kernel's mix (EOR + CNT + 3 levels of ADDP + UADALP), "of vector".
 // "of vector" is the fraction of the XOR + popcount vector peak (AVX-512 where the CPU has it,
 // else AVX2), "of LUT" of the byte-LUT peak.
-// Paths: the scalar POPCNT kernel, the AVX2 kernel, the AVX-512 kernel (if supported) on one
-// thread, and the best path on two threads, all with float output (multiplier and bias); then
+// Paths: the scalar POPCNT kernel, the AVX2 kernel, the AVX-512 kernel (if supported), or on
+// aarch64 the neon and neon_dotprod kernels, on one thread, and the best path on two threads, all with float output (multiplier and bias); then
 // the best path with bitpacked output ("bits") and with QuickNet's fused residual block (float
 // output + residual ADD + LceQuantize of the sum, "+add+q"); repeats interleave the paths. One-thread rows and the
 // peaks are timed in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the machines are shared, and
@@ -21,7 +22,9 @@
 // "wall"). Quote medians.
 //
 //   build/<tag>/bin/lce-bench-bconv [repeats] [--all]   (--all: also the portable and reference kernels)
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <time.h>
 
 #include <algorithm>
@@ -59,6 +62,7 @@ double medianOf(std::vector<double> v) {
 // or stores in the body), unrolled, with at least 12 independent accumulator chains, and runs
 // `iterations` times (a multiple of 31 in the callers).
 
+#if defined(__x86_64__)
 // 12 independent XOR + POPCNT chains per iteration into 6 counters (each takes 2 adds per
 // iteration; 15 general registers do not hold 12 counters with their operands): 12 x 64 binary
 // MACs per iteration.
@@ -206,6 +210,47 @@ __attribute__((target("avx512f,avx512vpopcntdq"), noinline)) uint64_t avx512Peak
   return s;
 }
 constexpr double kAvx512BitsPerIteration = 24 * 512;
+#elif defined(__aarch64__)
+// The NEON kernel's instruction mix (bconv2d_indirect_neon_impl.h), register-resident: 4 pixels
+// (v0-v3) x 8 channels (v4-v11) per iteration, each pixel 8 EOR + 8 CNT + 7 ADDP + 1 UADALP into
+// its 16-bit counters (v24-v27); two temp sets (v12-v19, v20-v23 + v28-v31) alternate between
+// pixels: 4 x 8 x 128 binary MACs per iteration.
+#define LCE_PX(x, acc, t0, t1, t2, t3, t4, t5, t6, t7)                                                            \
+  "eor v" #t0 ".16b, v" #x ".16b, v4.16b\n\teor v" #t1 ".16b, v" #x ".16b, v5.16b\n\t"                        \
+  "eor v" #t2 ".16b, v" #x ".16b, v6.16b\n\teor v" #t3 ".16b, v" #x ".16b, v7.16b\n\t"                        \
+  "eor v" #t4 ".16b, v" #x ".16b, v8.16b\n\teor v" #t5 ".16b, v" #x ".16b, v9.16b\n\t"                        \
+  "eor v" #t6 ".16b, v" #x ".16b, v10.16b\n\teor v" #t7 ".16b, v" #x ".16b, v11.16b\n\t"                      \
+  "cnt v" #t0 ".16b, v" #t0 ".16b\n\tcnt v" #t1 ".16b, v" #t1 ".16b\n\tcnt v" #t2 ".16b, v" #t2 ".16b\n\t"   \
+  "cnt v" #t3 ".16b, v" #t3 ".16b\n\tcnt v" #t4 ".16b, v" #t4 ".16b\n\tcnt v" #t5 ".16b, v" #t5 ".16b\n\t"   \
+  "cnt v" #t6 ".16b, v" #t6 ".16b\n\tcnt v" #t7 ".16b, v" #t7 ".16b\n\t"                                     \
+  "addp v" #t0 ".16b, v" #t0 ".16b, v" #t1 ".16b\n\taddp v" #t2 ".16b, v" #t2 ".16b, v" #t3 ".16b\n\t"        \
+  "addp v" #t4 ".16b, v" #t4 ".16b, v" #t5 ".16b\n\taddp v" #t6 ".16b, v" #t6 ".16b, v" #t7 ".16b\n\t"        \
+  "addp v" #t0 ".16b, v" #t0 ".16b, v" #t2 ".16b\n\taddp v" #t4 ".16b, v" #t4 ".16b, v" #t6 ".16b\n\t"        \
+  "addp v" #t0 ".16b, v" #t0 ".16b, v" #t4 ".16b\n\tuadalp v" #acc ".8h, v" #t0 ".16b\n\t"
+__attribute__((noinline)) uint64_t neonPeakLoop(uint64_t iterations, uint64_t seed) {
+  alignas(16) uint64_t init[24], sums[8];
+  for (int i = 0; i < 24; ++i) init[i] = seed * 0x9e3779b97f4a7c15ull + i * 0x632be59bd9b4e019ull;
+  asm volatile(
+      "ldp q0, q1, [%[init]]\n\tldp q2, q3, [%[init], #32]\n\tldp q4, q5, [%[init], #64]\n\t"
+      "ldp q6, q7, [%[init], #96]\n\tldp q8, q9, [%[init], #128]\n\tldp q10, q11, [%[init], #160]\n\t"
+      "movi v24.16b, #0\n\tmovi v25.16b, #0\n\tmovi v26.16b, #0\n\tmovi v27.16b, #0\n\t"
+      "1:\n\t"
+      LCE_PX(0, 24, 12, 13, 14, 15, 16, 17, 18, 19) LCE_PX(1, 25, 20, 21, 22, 23, 28, 29, 30, 31)
+      LCE_PX(2, 26, 12, 13, 14, 15, 16, 17, 18, 19) LCE_PX(3, 27, 20, 21, 22, 23, 28, 29, 30, 31)
+      "subs %[n], %[n], #1\n\tb.ne 1b\n\t"
+      "stp q24, q25, [%[sums]]\n\tstp q26, q27, [%[sums], #32]\n\t"
+      : [n] "+r"(iterations)
+      : [init] "r"(init), [sums] "r"(sums)
+      : "cc", "memory", "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13", "v14",
+        "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "v28", "v29", "v30",
+        "v31");
+#undef LCE_PX
+  uint64_t s = 0;
+  for (uint64_t v : sums) s += v;
+  return s;
+}
+constexpr double kNeonBitsPerIteration = 4 * 8 * 128;
+#endif
 
 // One timing of a register-resident loop: binary MAC/s.
 double peakRate(uint64_t (*loop)(uint64_t, uint64_t), uint64_t iterations, double bitsPerIteration, uint64_t seed) {
@@ -221,12 +266,18 @@ double peakRate(uint64_t (*loop)(uint64_t, uint64_t), uint64_t iterations, doubl
 struct Peaks {
   double rate[3] = {0, 0, 0};
 };
+// On aarch64: [1] the NEON kernel's mix (no scalar popcount there, no LUT kernel).
 Peaks measurePeaks(bool hasAvx2, bool hasAvx512, uint64_t seed) {
   Peaks p;
+#if defined(__x86_64__)
   p.rate[0] = peakRate(scalarPeakLoop, 31 * 1000, kScalarBitsPerIteration, seed);
   if (hasAvx512) p.rate[1] = peakRate(avx512PeakLoop, 31 * 1000, kAvx512BitsPerIteration, seed);
   else if (hasAvx2) p.rate[1] = peakRate(avx2PeakLoop, 31 * 400, kAvx2BitsPerIteration, seed);
   if (hasAvx2) p.rate[2] = peakRate(avx2LutPeakLoop, 31 * 1000, kAvx2LutBitsPerIteration, seed);
+#elif defined(__aarch64__)
+  (void)hasAvx2, (void)hasAvx512;
+  p.rate[1] = peakRate(neonPeakLoop, 31 * 1000, kNeonBitsPerIteration, seed);
+#endif
   return p;
 }
 
@@ -279,12 +330,16 @@ int main(int argc, char **argv) {
     return medianOf(v);
   };
   std::printf("peaks, register-resident loops, 1 thread (binary MAC/s, medians; remeasured per shape and round):\n");
+#if defined(__aarch64__)
+  std::printf("  NEON EOR+CNT+ADDP/UADALP %.3g\n", medianPeak(1));
+#else
   std::printf("  scalar XOR+POPCNT        %.3g\n", medianPeak(0));
+#endif
   if (hasAvx512) std::printf("  AVX-512 XOR+VPOPCNTQ     %.3g\n", medianPeak(1));
   else if (hasAvx2) std::printf("  AVX2 XOR+vpshufb popcnt  %.3g\n", medianPeak(1));
   if (hasAvx2) std::printf("  AVX2 byte-LUT            %.3g\n", medianPeak(2));
   std::printf("(of vector: of the %s XOR+popcount peak; of LUT: of the AVX2 byte-LUT peak)\n\n",
-              hasAvx512 ? "AVX-512" : "AVX2");
+              hasAvx512 ? "AVX-512" : hasAvx2 ? "AVX2" : "NEON");
 
   std::vector<Path> paths;
   if (all) paths.push_back({"reference", Isa::kPortable, 1, true});
@@ -292,6 +347,8 @@ int main(int argc, char **argv) {
   if (supported(Isa::kPopcnt)) paths.push_back({"popcnt", Isa::kPopcnt, 1, false});
   if (hasAvx2) paths.push_back({"avx2", Isa::kAvx2, 1, false});
   if (hasAvx512) paths.push_back({"avx512", Isa::kAvx512, 1, false});
+  for (Isa isa : {Isa::kNeon, Isa::kNeonDotprod})
+    if (supported(isa)) paths.push_back({isaName(isa), isa, 1, false});
   paths.push_back({std::string(isaName(best)) + "/2t wall", best, 2, false});
   paths.push_back({std::string(isaName(best)) + " bits", best, 1, false, Out::kBits});
   paths.push_back({std::string(isaName(best)) + " +add+q", best, 1, false, Out::kResidualQuantize});

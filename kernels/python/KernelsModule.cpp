@@ -19,9 +19,9 @@ using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 std::vector<int64_t> shapeOf(const py::array &a) { return std::vector<int64_t>(a.shape(), a.shape() + a.ndim()); }
 
 Isa isaFromName(const std::string &name) {
-  for (Isa isa : {Isa::kPortable, Isa::kPopcnt, Isa::kAvx2, Isa::kAvx512})
-    if (name == isaName(isa)) return isa;
-  throw py::value_error("unknown ISA '" + name + "' (portable, popcnt, avx2, avx512)");
+  Isa isa;
+  if (parseIsa(name.c_str(), isa)) return isa;
+  throw py::value_error("unknown ISA '" + name + "' (" + isaPathsDescription(false) + ")");
 }
 
 py::array bitpack(py::array x, int zeroPoint, int threads) {

@@ -9,16 +9,17 @@
 // equals semantics.md's conv exactly. The output transform is the reference's
 // (output_transform.h).
 //
-// This file builds the plan (once per shape and filter) and dispatches run() through the table
-// of kernel paths (kernelFor): one descriptor per kernel file (bconv2d_indirect_{portable,
-// popcnt,avx2,avx512}.cc, built with their own flags from bconv2d_indirect_impl.h), each with
-// its own filter layout, packed for the active path in setFilter and for another path the first
-// time it runs on the plan.
+// This file builds the plan (once per shape and filter) and dispatches run() through the ISA
+// table (isa_table.h): one descriptor per kernel file (bconv2d_indirect_{portable,popcnt,avx2,
+// avx512,neon,neon_dotprod}.cc, each built with its own flags), each with its own filter
+// layout, packed for the active path in setFilter and for another path the first time it runs
+// on the plan.
 #include <algorithm>
 #include <map>
 #include <stdexcept>
 
 #include "bconv2d_indirect_kernel.h"
+#include "isa_table.h"
 #include "lce_kernels/kernels.h"
 #include "lce_kernels/thread_pool.h"
 
@@ -80,17 +81,7 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
 }
 
 namespace {
-// The kernel paths, one row per kernel file; run() takes the active ISA's.
-const IndirectKernel &kernelFor(Isa isa) {
-  switch (isa) {
-#if defined(__x86_64__)
-    case Isa::kAvx512: return bconv2d_indirect_avx512();
-    case Isa::kAvx2: return bconv2d_indirect_avx2();
-    case Isa::kPopcnt: return bconv2d_indirect_popcnt();
-#endif
-    default: return bconv2d_indirect_portable();
-  }
-}
+const IndirectKernel &kernelFor(Isa isa) { return isaPaths(isa).bconv(); }
 }  // namespace
 
 void Bconv2dPlan::setFilter(const int32_t *filterData) {

@@ -2,13 +2,16 @@
 // over the microkernel. Included by one translation unit per ISA (compiled with different flags);
 // everything here has internal linkage so that the copies never mix.
 //
-// A microkernel `Micro` provides
+// A microkernel `Micro` of 8 output channels provides
 //   static constexpr int kPixels;  // output pixels per tile
+//   using Word = ...;              // the element type of its filter layout
+//   static int64_t blockWords(const Bconv2dPlan &plan);  // Words per block of 8 channels
 //   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset,
-//                          const uint64_t *w, int64_t words32, int32_t *acc);
+//                          const Word *w, int64_t words32, int32_t *acc);
 // x: [taps][kPixels] input pixel addresses (padding taps point at zero words), groupOffset: the
-// group's first word, w: one filter block [taps][words64][8], words32: packed words per group;
-// it sets acc[i * 8 + j] = sum over taps and words of popcount(x_i ^ w_j).
+// group's first word, w: one filter block in the micro's layout (ScalarMicro's:
+// [taps][words64][8]), words32: packed words per group; it sets
+// acc[i * 8 + j] = sum over taps and words of popcount(x_i ^ w_j).
 #ifndef LCE_KERNELS_BCONV2D_INDIRECT_IMPL_H
 #define LCE_KERNELS_BCONV2D_INDIRECT_IMPL_H
 
@@ -34,6 +37,8 @@ inline uint64_t load64(const uint32_t *p) {
 // translation unit is built with -mpopcnt).
 struct ScalarMicro {
   static constexpr int kPixels = 1;
+  using Word = uint64_t;
+  static int64_t blockWords(const Bconv2dPlan &plan) { return plan.taps * plan.words64 * kBlock; }
   static void accumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, const uint64_t *w,
                          int64_t words32, int32_t *acc) {
     const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
@@ -174,8 +179,8 @@ inline void packXorFilter(const Bconv2dPlan &plan, int64_t block, PackedFilter &
 inline void packScalarFilter(const Bconv2dPlan &plan, PackedFilter &out) { packXorFilter(plan, kBlock, out); }
 
 // Output pixels [firstTile * kPixels, endTile * kPixels) (clipped to the pixel count) of
-// every output channel, with a microkernel over blocks of 8 output channels x 64-bit depth
-// words (packScalarFilter's layout). `x` is scratch for taps * kPixels pointers. No allocation and no
+// every output channel, with a microkernel over blocks of 8 output channels (in the micro's
+// filter layout). `x` is scratch for taps * kPixels pointers. No allocation and no
 // shared library templates here (the caller owns threads and memory): code built with this
 // translation unit's ISA flags must not be picked by the linker for other translation units.
 template <class Micro>
@@ -184,8 +189,8 @@ void runTiles(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t
   constexpr int kPixels = Micro::kPixels;
   const TileContext ctx(plan, input, o, out);
   const Bconv2dShape &s = plan.shape;
-  const int64_t blockWords = ctx.taps * plan.words64 * kBlock;
-  const uint64_t *packedFilter = filter.as<uint64_t>();
+  const int64_t blockWords = Micro::blockWords(plan);
+  const auto *packedFilter = filter.as<typename Micro::Word>();
   const int64_t groups = s.groups, outPerGroup = plan.outPerGroup, blocksPerGroup = (outPerGroup + kBlock - 1) / kBlock;
   const int64_t wordsPerGroup = s.wordsPerGroup;
   alignas(64) int32_t acc[kPixels * kBlock];

@@ -10,7 +10,7 @@
 namespace lce_kernels {
 
 // A Bconv2d kernel path: one per kernel file (bconv2d_indirect_<isa>.cc, built with its own
-// flags), listed in the table of bconv2d_indirect.cc. Adding an ISA adds a file and a table row.
+// flags), listed in the ISA table (isa_table.h, isa.cc). Adding an ISA adds a file and a row.
 struct IndirectKernel {
   Isa isa;
   const char *name;  // what it is: ISA and register tile
@@ -27,6 +27,10 @@ const IndirectKernel &bconv2d_indirect_portable();
 const IndirectKernel &bconv2d_indirect_popcnt();
 const IndirectKernel &bconv2d_indirect_avx2();
 const IndirectKernel &bconv2d_indirect_avx512();
+#endif
+#if defined(__aarch64__)
+const IndirectKernel &bconv2d_indirect_neon();
+const IndirectKernel &bconv2d_indirect_neon_dotprod();
 #endif
 
 }  // namespace lce_kernels

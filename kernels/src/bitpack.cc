@@ -1,9 +1,11 @@
-// Bitpacking (float32 and int8) and unpacking, portable path and ISA dispatch. The rule is
+// Bitpacking (float32 and int8) and unpacking: the portable rows, and the operators, which
+// take the active path's rows from the ISA table (isa_table.h). The rule is
 // semantics.md's: bit = (x < 0), int8: bit = (q < zero point); never the IEEE sign bit.
 #include <algorithm>
 #include <cmath>
 
 #include "bitpack_internal.h"
+#include "isa_table.h"
 #include "lce_kernels/kernels.h"
 #include "lce_kernels/thread_pool.h"
 
@@ -37,23 +39,6 @@ void bitpack_row_s8_portable(const int8_t *in, int64_t channels, int8_t zeroPoin
 }
 
 namespace {
-struct BitpackTable {
-  PackRowF32 f32;
-  PackRowS8 s8;
-};
-
-BitpackTable table() {
-  switch (activeIsa()) {
-#if defined(__x86_64__)
-    case Isa::kAvx512: return {bitpack_row_f32_avx512, bitpack_row_s8_avx512};
-    case Isa::kAvx2: return {bitpack_row_f32_avx2, bitpack_row_s8_avx2};
-#endif
-    default: return {bitpack_row_f32_portable, bitpack_row_s8_portable};
-  }
-}
-}  // namespace
-
-namespace {
 // Rows in parallel when there is enough work to pay for waking the pool (the results do not
 // depend on the split). AVX2 packs ~5 floats per ns, and waking a pool thread on a shared VM
 // took 50-100 us: QuickNet's 56x56x64 Quantize (200k values, ~40 us alone) got 3x slower on 2
@@ -67,7 +52,7 @@ void forRows(int threads, int64_t rows, int64_t channels, const std::function<vo
 }  // namespace
 
 void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out, int threads) {
-  const PackRowF32 pack = table().f32;
+  const PackRowF32 pack = activePaths().packF32;
   const int64_t words = packedWords(channels);
   forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) pack(in + r * channels, channels, out + r * words);
@@ -75,19 +60,26 @@ void bitpackFloat(const float *in, int64_t rows, int64_t channels, int32_t *out,
 }
 
 void bitpackInt8(const int8_t *in, int64_t rows, int64_t channels, int8_t zeroPoint, int32_t *out, int threads) {
-  const PackRowS8 pack = table().s8;
+  const PackRowS8 pack = activePaths().packS8;
   const int64_t words = packedWords(channels);
   forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) pack(in + r * channels, channels, zeroPoint, out + r * words);
   });
 }
 
+void unpack_row_f32_portable(const int32_t *in, int64_t channels, float *out) {
+  for (int64_t c = 0; c < channels; ++c) out[c] = (static_cast<uint32_t>(in[c / 32]) >> (c % 32)) & 1u ? -1.0f : 1.0f;
+}
+
+void unpack_row_s8_portable(const int32_t *in, int64_t channels, int8_t plus, int8_t minus, int8_t *out) {
+  for (int64_t c = 0; c < channels; ++c) out[c] = (static_cast<uint32_t>(in[c / 32]) >> (c % 32)) & 1u ? minus : plus;
+}
+
 void dequantizeFloat(const int32_t *in, int64_t rows, int64_t channels, float *out, int threads) {
+  const UnpackRowF32 unpack = activePaths().unpackF32;
   const int64_t words = packedWords(channels);
   forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c)
-        out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? -1.0f : 1.0f;
+    for (int64_t r = begin; r < end; ++r) unpack(in + r * words, channels, out + r * channels);
   });
 }
 
@@ -98,11 +90,10 @@ void dequantizeInt8(const int32_t *in, int64_t rows, int64_t channels, float sca
   const double magnitude = std::round(1.0 / static_cast<double>(scale));
   const int8_t plus = static_cast<int8_t>(std::clamp(zeroPoint + magnitude, -128.0, 127.0));
   const int8_t minus = static_cast<int8_t>(std::clamp(zeroPoint - magnitude, -128.0, 127.0));
+  const UnpackRowS8 unpack = activePaths().unpackS8;
   const int64_t words = packedWords(channels);
   forRows(threads, rows, channels, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r)
-      for (int64_t c = 0; c < channels; ++c)
-        out[r * channels + c] = (static_cast<uint32_t>(in[r * words + c / 32]) >> (c % 32)) & 1u ? minus : plus;
+    for (int64_t r = begin; r < end; ++r) unpack(in + r * words, channels, plus, minus, out + r * channels);
   });
 }
 

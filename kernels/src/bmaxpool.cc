@@ -2,6 +2,7 @@
 // (bit 1 = -1). SAME padding ignores out-of-bounds taps (semantics.md).
 #include <algorithm>
 
+#include "isa_table.h"
 #include "lce_kernels/kernels.h"
 #include "output_transform.h"
 #include "shape_checks.h"
@@ -29,7 +30,12 @@ std::string PoolShape::finalize() {
   return "";
 }
 
+void and_words_portable(int32_t *dst, const int32_t *src, int64_t words) {
+  for (int64_t k = 0; k < words; ++k) dst[k] &= src[k];
+}
+
 void bmaxpool2d(const PoolShape &s, const int32_t *input, int32_t *out) {
+  const AndWords andWords = activePaths().andWords;
   for (int64_t n = 0; n < s.batch; ++n)
     for (int64_t oy = 0; oy < s.outHeight; ++oy)
       for (int64_t ox = 0; ox < s.outWidth; ++ox) {
@@ -40,7 +46,7 @@ void bmaxpool2d(const PoolShape &s, const int32_t *input, int32_t *out) {
             const int64_t iy = oy * s.strideHeight - s.padTop + ky, ix = ox * s.strideWidth - s.padLeft + kx;
             if (iy < 0 || iy >= s.inHeight || ix < 0 || ix >= s.inWidth) continue;
             const int32_t *src = input + ((n * s.inHeight + iy) * s.inWidth + ix) * s.words;
-            for (int64_t k = 0; k < s.words; ++k) dst[k] &= src[k];
+            andWords(dst, src, s.words);
           }
       }
 }

@@ -36,14 +36,20 @@ struct CacheAlignedAllocator {
 };
 
 // ---- ISA selection -----------------------------------------------------------------------
-// Paths: "portable", "popcnt" (scalar hardware POPCNT, no vectors), "avx2" (AVX2 + POPCNT),
-// "avx512" (AVX-512 F/BW/VPOPCNTDQ). Chosen once from CPUID (the best one); the environment
-// variable LCE_KERNELS_ISA forces one (tests cover every path on one machine).
-enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kPopcnt = 3 };
-std::vector<Isa> supportedIsas();
+// Paths, by architecture: x86-64 "portable", "popcnt" (scalar hardware POPCNT, no vectors),
+// "avx2" (AVX2 + POPCNT), "avx512" (AVX-512 F/BW/VPOPCNTDQ); aarch64 "portable", "neon"
+// (Advanced SIMD), "neon_dotprod" (with the ARMv8.2 dot product). Chosen once from the CPU's
+// features (the best one); the environment variable LCE_KERNELS_ISA forces one (tests cover
+// every path on one machine). The table of paths is src/isa_table.h.
+enum class Isa { kPortable = 0, kAvx2 = 1, kAvx512 = 2, kPopcnt = 3, kNeon = 4, kNeonDotprod = 5 };
+constexpr int kIsaCount = 6;
+std::vector<Isa> supportedIsas();  // this CPU's paths, portable first
 Isa activeIsa();
-void setIsa(Isa isa);  // must be supported
+void setIsa(Isa isa);  // throws std::invalid_argument (naming what there is) unless supported
 const char *isaName(Isa isa);
+bool parseIsa(const char *name, Isa &isa);  // a path name of this build's architecture
+// "portable, popcnt, avx2, ...": this build's paths (onlySupported: those this CPU has).
+std::string isaPathsDescription(bool onlySupported);
 
 // ---- Bitpacking --------------------------------------------------------------------------
 inline int64_t packedWords(int64_t channels) { return (channels + 31) / 32; }
@@ -162,7 +168,7 @@ struct Bconv2dPlan {
   bool hasFilter = false;
 
  private:
-  static constexpr int kIsaSlots = 4;
+  static constexpr int kIsaSlots = kIsaCount;
   mutable std::mutex packMutex_;
   mutable std::unique_ptr<PackedFilter> packed_[kIsaSlots];  // per Isa, packed on demand
 };
