@@ -1082,7 +1082,8 @@ __attribute__((visibility("default"))) TfLiteDelegate *tflite_plugin_create_dele
       if (!found) {
         if (reportError)
           reportError((std::string("lce_convert delegate: isa '") + (values[i] ? values[i] : "") +
-                       "' is not an ISA path of this CPU").c_str());
+                       "' is not an ISA path of this CPU (it has " + lce_kernels::isaPathsDescription(true) + ")")
+                          .c_str());
         return nullptr;
       }
     } else if (reportError) {
