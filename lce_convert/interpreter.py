@@ -30,9 +30,17 @@ _DELEGATE_LINE = re.compile(r"^(?:Lce\w+ \(node -?\d+\): |lce_convert delegate: 
 
 
 def delegate_path():
-    """The delegate library, installed next to the compiled extension modules (which an
-    editable install keeps apart from the Python sources)."""
-    from . import _kernels
+    """The delegate library: in the package directory (a wheel, also the runtime-only build), or
+    next to the compiled extension modules (which an editable install keeps apart from the
+    Python sources)."""
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "liblce_delegate.so")
+    if os.path.exists(here):
+        return here
+    try:
+        from . import _kernels
+    except ImportError:
+        raise LceConvertError("the lce_convert delegate library is missing at %s; reinstall the package" % here) \
+            from None
     path = os.path.join(os.path.dirname(os.path.abspath(_kernels.__file__)), "liblce_delegate.so")
     if not os.path.exists(path):
         raise LceConvertError("the lce_convert delegate library is missing at %s; reinstall the package" % path)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything lce_convert needs on a Debian bookworm machine, idempotently:
-#   1. Debian's LLVM/MLIR 22 (libmlir-22-dev, mlir-22-tools, llvm-22-dev, llvm-22-tools);
+#   1. Debian's LLVM/MLIR 22 (libmlir-22-dev, mlir-22-tools, llvm-22-dev, llvm-22-tools), and on
+#      x86-64 the aarch64 cross compiler, qemu-user and debootstrap (the aarch64 runtime is
+#      cross-built and tested under emulation: tools/build_aarch64.sh, tools/arm64_userland.py);
 #   2. a virtualenv .venv with the pinned Python dependencies (pyproject.toml, extra [test]);
 #   3. the project itself, editable, built with CMake + Ninja by scikit-build-core.
 # Each step is skipped when already done, so a re-run takes a few seconds.
@@ -8,6 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES="libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools"
+if [ "$(uname -m)" = x86_64 ]; then
+  APT_PACKAGES="$APT_PACKAGES g++-aarch64-linux-gnu qemu-user-static debootstrap"
+fi
 VENV=.venv
 
 if ! dpkg -s $APT_PACKAGES >/dev/null 2>&1; then
