@@ -21,7 +21,8 @@
 // pre-emption by other jobs is then not counted); two-thread rows in wall-clock time (marked
 // "wall"). Quote medians.
 //
-//   build/<tag>/bin/lce-bench-bconv [repeats] [--all]   (--all: also the portable and reference kernels)
+//   build/<tag>/bin/lce-bench-bconv [repeats] [--all] [--paths]
+//   (--all: also the portable and reference kernels; --paths: list this CPU's ISA paths and stop)
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -309,10 +310,18 @@ struct Path {
 int main(int argc, char **argv) {
   int repeats = 7;
   bool all = false;
+  bool listOnly = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--all")) all = true;
+    else if (!std::strcmp(argv[i], "--paths")) listOnly = true;
     else if (std::atoi(argv[i]) > 0) repeats = std::atoi(argv[i]);
-    else return std::fprintf(stderr, "usage: %s [repeats] [--all]\n", argv[0]), 2;
+    else return std::fprintf(stderr, "usage: %s [repeats] [--all] [--paths]\n", argv[0]), 2;
+  }
+  if (listOnly) {  // the ISA paths of this CPU, and the default
+    std::printf("ISA paths here:");
+    for (Isa isa : supportedIsas()) std::printf(" %s", isaName(isa));
+    std::printf(" (default %s)\n", isaName(activeIsa()));
+    return 0;
   }
   const bool hasAvx2 = supported(Isa::kAvx2), hasAvx512 = supported(Isa::kAvx512);
   const Isa best = activeIsa();

@@ -23,6 +23,9 @@
 
 #include <arm_neon.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "bconv2d_indirect_impl.h"
 
 namespace lce_kernels {
@@ -148,18 +151,23 @@ struct NeonMicro {
     for (int k = 0; k < kPixels * kBlock; ++k) acc[k] = 0;
     Reduce red;
     red.zero();
-    int64_t sinceFlush = 0;
-    auto done = [&]() {
-      if (Reduce::kFlushSteps && ++sinceFlush == Reduce::kFlushSteps) red.flush(acc), sinceFlush = 0;
+    // Steps left before the narrow counters must be flushed (no limit for 32-bit counters).
+    constexpr int64_t kBudget = Reduce::kFlushSteps ? Reduce::kFlushSteps : INT64_MAX;
+    int64_t budget = kBudget;
+    auto done = [&](int64_t steps) {
+      if ((budget -= steps) == 0) red.flush(acc), budget = kBudget;
     };
     uint8x16_t xv[kPixels];
     for (int64_t t = 0; t < taps; ++t) {
-      const uint32_t *p[kPixels];
-      for (int i = 0; i < kPixels; ++i) p[i] = x[t * kPixels + i] + groupOffset;
-      for (int64_t k = 0; k < sch.full; ++k, w += kStepWords) {
-        for (int i = 0; i < kPixels; ++i) xv[i] = vld1q_u8(reinterpret_cast<const uint8_t *>(p[i] + 4 * k));
-        step(red, xv, w);
-        done();
+      const uint8_t *p[kPixels];
+      for (int i = 0; i < kPixels; ++i) p[i] = reinterpret_cast<const uint8_t *>(x[t * kPixels + i] + groupOffset);
+      for (int64_t k = 0; k < sch.full;) {  // runs of steps without a flush check inside
+        const int64_t run = std::min(sch.full - k, budget);
+        for (int64_t end = k + run; k < end; ++k, w += kStepWords) {
+          for (int i = 0; i < kPixels; ++i) xv[i] = vld1q_u8(p[i] + 16 * k);
+          step(red, xv, w);
+        }
+        done(run);
       }
     }
     if (sch.r) {
@@ -177,7 +185,7 @@ struct NeonMicro {
           xv[i] = vreinterpretq_u8_u32(vcombine_u32(lo, hi));
         }
         step(red, xv, w);
-        done();
+        done(1);
       }
     }
     red.flush(acc);
