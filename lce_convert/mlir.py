@@ -16,7 +16,13 @@ from .errors import InvalidModelError, PassPipelineError
 
 
 def _core():
-    from . import _core as core
+    try:
+        from . import _core as core
+    except ImportError as e:  # a runtime-only install, or the MLIR/LLVM libraries are missing
+        from .errors import LceConvertError
+        raise LceConvertError("the converter's compiled extension lce_convert._core cannot be loaded (%s): this "
+                              "install has the runtime only, or lacks the libraries the extension links; "
+                              "install the full package with pip install 'lce_convert[tf]'" % e) from None
     return core
 
 
