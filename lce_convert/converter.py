@@ -26,15 +26,16 @@ import re
 import warnings
 
 import flatbuffers
+import numpy as np
 
 from . import _tflite_io
 from ._schema import schema
-from .errors import InvalidOptionError, LceConvertError
+from .errors import InvalidModelError, InvalidOptionError, LceConvertError
 from .mlir import import_tflite
 
 logger = logging.getLogger("lce_convert")
 
-_CONV_LAYER_TYPES = ("Conv2D", "QuantConv2D", "DepthwiseConv2D", "QuantDepthwiseConv2D",
+_CONV_LAYER_TYPES = ("Conv1D", "QuantConv1D", "Conv2D", "QuantConv2D", "DepthwiseConv2D", "QuantDepthwiseConv2D",
                      "Dense", "QuantDense", "SeparableConv2D", "QuantSeparableConv2D")
 
 
@@ -90,6 +91,14 @@ class ConversionReport:
         lines.append("%d of %d conv/dense layers binarized" % (len(self.binarized), len(self.layers)))
         return "\n".join(lines)
 
+    def to_dict(self):
+        """The report as plain data (for JSON): {"layers": [...], "binarized": n, "total": n}."""
+        return {"layers": [{"keras_layer": l.keras_layer, "tensor": l.name, "op": l.op, "binarized": l.binarized,
+                            "reason": l.reason, "details": {k: (v.decode() if isinstance(v, bytes) else v)
+                                                            for k, v in l.details.items()}}
+                           for l in self.layers],
+                "binarized": len(self.binarized), "total": len(self.layers)}
+
 
 class ConvertedModel(bytes):
     """A converted .tflite flatbuffer (it is a `bytes`), with its `.report`."""
@@ -105,6 +114,20 @@ class ConvertedModel(bytes):
 def _short(name):
     name = name.split(";")[-1] if name else "?"
     return name
+
+
+TF_EXTRA = "pip install 'lce_convert[tf]'"
+
+
+def _tensorflow():
+    """TensorFlow, which the converter's front end needs (the runtime does not): a clear
+    LceConvertError naming the extra to install when it is missing."""
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise LceConvertError("converting needs TensorFlow, which is not installed (%s): %s (TensorFlow 2.21, "
+                              "tf-keras and larq; set TF_USE_LEGACY_KERAS=1 for larq)" % (e, TF_EXTRA)) from None
+    return tf
 
 
 def _dtype_name(t, what):
@@ -184,6 +207,7 @@ def _quantize_default_range(model_bytes, default_range):
     """TensorFlow's post-training quantizer run on the binarized model with default ranges:
     builtin ops become int8 (weights per channel, dense layers per tensor, as LCE 0.16); the
     binary custom ops stay and get DEQUANTIZE/QUANTIZE around them."""
+    _tensorflow()
     from tensorflow.lite.python.convert import mlir_quantize
     try:
         return mlir_quantize(_with_default_ranges(model_bytes, *default_range), disable_per_channel=False,
@@ -218,11 +242,102 @@ def _int8_io(model_bytes, input_type, output_type):
                         % (str(input_type == "int8").lower(), str(output_type == "int8").lower()))
     for name, outs, ins in _output_types(module):
         left = ["input %d" % i for i, t in enumerate(ins) if input_type == "int8" and t == "f32"]
-        left += ["output %d" % i for i, t in enumerate(outs) if output_type == "int8" and t == "f32"]
         if left:
             warnings.warn("%s of %s stay float32: no int8 QUANTIZE/DEQUANTIZE at them"
                           % (", ".join(left), name), stacklevel=4)
+        _refuse_float_outputs(name, outs, output_type)
     return module.to_tflite()
+
+
+def _refuse_float_outputs(function, outputs, output_type):
+    """inference_output_type=tf.int8 never leaves an output silently float32: an output that
+    stays float has no int8 range (a binary layer's float result in a quantization-aware model,
+    where no fake-quantization node follows the last layer)."""
+    left = [i for i, t in enumerate(outputs) if output_type == "int8" and t == "f32"]
+    if left:
+        raise LceConvertError(
+            "inference_output_type=tf.int8: output %s of %s would stay float32, because no int8 range is known "
+            "for it (it is the float result of a binary layer, with no fake-quantization node after it). Add a "
+            "fake-quantization node after the last layer, pass experimental_default_int8_range=(min, max), or "
+            "convert with inference_output_type=tf.float32" % (", ".join(map(str, left)), function))
+
+
+def _default_range_quantization(lo, hi):
+    """(scale, zero point) of TensorFlow's int8 quantization of the range (lo, hi), nudged to
+    hold 0 (as its default-range quantizer gives them)."""
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
+    scale = float(np.float32((hi - lo) / 255.0))
+    zero = -128.0 - lo / scale
+    zero_point = int(math.copysign(math.floor(abs(zero) + 0.5), zero))
+    return scale, max(-128, min(127, zero_point))
+
+
+def _quantize_float_outputs(model_bytes, lo, hi):
+    """inference_output_type=tf.int8 with experimental_default_int8_range: the float32 outputs
+    of the entry subgraph that no DEQUANTIZE gives (the float result of a binary layer, to which
+    TensorFlow's quantizer gives no range, as LCE 0.16's default-range pass gives none to custom
+    ops) become int8 with the default range: an LceDequantize writes int8 itself (zp +-
+    round(1/scale), semantics.md; strip_lcedequantize_ops still finds it), any other op gets a
+    QUANTIZE after it. LCE 0.16 leaves such outputs float32 (a binary dense last layer stays a
+    float FULLY_CONNECTED there, whose result is quantized). Unchanged if there are none."""
+    s = schema()
+    model = s.Model.GetRootAsModel(model_bytes, 0)
+    g = model.Subgraphs(0)
+    dequantize = {i for i in range(model.OperatorCodesLength())
+                  if s.BuiltinOperator.DEQUANTIZE in (model.OperatorCodes(i).BuiltinCode(),
+                                                      model.OperatorCodes(i).DeprecatedBuiltinCode())}
+    lce_dequantize = {i for i in range(model.OperatorCodesLength())
+                      if model.OperatorCodes(i).CustomCode() == b"LceDequantize"}
+    made_by_dequantize, made_by_lce_dequantize = set(), set()
+    for k in range(g.OperatorsLength()):
+        op = g.Operators(k)
+        if op.OpcodeIndex() in dequantize:
+            made_by_dequantize.update(op.OutputsAsNumpy().tolist())
+        elif op.OpcodeIndex() in lce_dequantize:
+            made_by_lce_dequantize.update(op.OutputsAsNumpy().tolist())
+    outputs = g.OutputsAsNumpy().tolist() if g.OutputsLength() else []
+    todo = [t for t in outputs if g.Tensors(t).Type() == s.TensorType.FLOAT32 and t not in made_by_dequantize]
+    if not todo:
+        return model_bytes
+    m = s.ModelT.InitFromObj(model)
+    sg = m.subgraphs[0]
+    codes = m.operatorCodes or []
+    quantize = next((i for i, c in enumerate(codes)
+                     if max(c.builtinCode, c.deprecatedBuiltinCode) == s.BuiltinOperator.QUANTIZE), None)
+    if quantize is None:
+        code = s.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.QUANTIZE
+        code.version = 1
+        codes.append(code)
+        m.operatorCodes, quantize = codes, len(codes) - 1
+    scale, zero_point = _default_range_quantization(lo, hi)
+    renamed = {}
+    for t in todo:
+        src = sg.tensors[t]
+        if t in made_by_lce_dequantize:
+            src.type = s.TensorType.INT8
+            src.quantization = s.QuantizationParametersT()
+            src.quantization.scale, src.quantization.zeroPoint = [scale], [zero_point]
+            continue
+        q = s.TensorT()
+        q.shape, q.shapeSignature = src.shape, src.shapeSignature
+        q.type, q.buffer = s.TensorType.INT8, 0
+        q.name = (src.name or b"output") + b"_int8" if isinstance(src.name, bytes) else (src.name or "output") + "_int8"
+        q.quantization = s.QuantizationParametersT()
+        q.quantization.scale, q.quantization.zeroPoint = [scale], [zero_point]
+        sg.tensors.append(q)
+        op = s.OperatorT()
+        op.opcodeIndex, op.inputs, op.outputs = quantize, [t], [len(sg.tensors) - 1]
+        sg.operators.append(op)
+        renamed[t] = len(sg.tensors) - 1
+    sg.outputs = [renamed.get(int(t), int(t)) for t in sg.outputs]
+    for sd in m.signatureDefs or []:
+        if sd.subgraphIndex == 0:
+            for tm in sd.outputs or []:
+                tm.tensorIndex = renamed.get(tm.tensorIndex, tm.tensorIndex)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 _OP_KIND = {"tfl.conv_2d": "conv2d", "tfl.fully_connected": "dense",
@@ -272,9 +387,64 @@ def _report(desc):
     return ConversionReport(layers)
 
 
+def _check_tflite_bytes(model_bytes):
+    """convert_tflite's input: .tflite bytes. Other inputs (a path, a Keras file's bytes)
+    get one sentence naming what they are and the function that takes them."""
+    import os
+    if isinstance(model_bytes, (str, os.PathLike)):
+        raise InvalidModelError("convert_tflite expects the .tflite model's bytes, got the path %r: pass "
+                                "open(path, 'rb').read()" % (os.fspath(model_bytes),))
+    if not isinstance(model_bytes, (bytes, bytearray, memoryview)):
+        raise InvalidModelError("convert_tflite expects the .tflite model's bytes, got %s" % type(model_bytes).__name__)
+    head = bytes(model_bytes[:8])
+    if head == b"\x89HDF\r\n\x1a\n":
+        raise InvalidModelError("convert_tflite got the bytes of an HDF5 (.h5) Keras model, not a .tflite model: "
+                                "load it with tf.keras.models.load_model and call convert_keras_model "
+                                "(or run lce-convert convert model.h5)")
+    if head[:4] == b"PK\x03\x04":
+        raise InvalidModelError("convert_tflite got the bytes of a zip archive (a .keras Keras model?), not a "
+                                ".tflite model: load it with tf.keras.models.load_model and call "
+                                "convert_keras_model (or run lce-convert convert model.keras)")
+
+
+def _add_signature(desc, signature):
+    """The entry function's SignatureDef (key, input names, output names), when TensorFlow's
+    conversion gave none (its frozen-graph route drops them) and the counts fit."""
+    if signature is None or desc["attrs"].get("tfl.signatures") or not desc["functions"]:
+        return
+    key, inputs, outputs = signature
+    f = desc["functions"][0]
+    if len(inputs) != len(f["args"]) or len(outputs) != len(f["returns"]):
+        return
+    from ._core import SymbolRef
+    desc["attrs"]["tfl.signatures"] = [{
+        "key": key.encode(), "subgraph": SymbolRef(f["name"]),
+        "inputs": [[name.encode(), i] for i, name in enumerate(inputs)],
+        "outputs": [[name.encode(), i] for i, name in enumerate(outputs)]}]
+
+
+def _check_xcore(report, desc):
+    """target="xcore" as LCE 0.16: its xcore conversion keeps max-pools float (no LceBMaxPool2d)
+    and leaves zero-padded SAME binary convs float. lce_convert gives the same model when
+    neither occurs; otherwise it refuses, naming the layers."""
+    pools = sum(1 for f in desc["functions"] for o in f["ops"] if o["name"] == "lq.BMaxPool2d")
+    zero_padded = [_short(l.name) for l in report.binarized if l.details.get("zero_padding")]
+    if pools or zero_padded:
+        what = []
+        if pools:
+            what.append("%d binary max-pool(s) (experimental_enable_bitpacked_activations)" % pools)
+        if zero_padded:
+            what.append("zero-padded SAME binary conv(s) %s" % ", ".join(zero_padded))
+        raise InvalidOptionError(
+            "target='xcore' is not supported for this model: LCE 0.16's xcore conversion keeps max-pools and "
+            "zero-padded SAME binary convs float, and lce_convert does not do that yet; the model has %s. "
+            "Convert with target='arm'%s" % ("; ".join(what), ", or without experimental_enable_bitpacked_"
+                                              "activations" if pools and not zero_padded else ""))
+
+
 def convert_tflite(model_bytes, *, inference_input_type="float32", inference_output_type="float32",
                    target="arm", experimental_default_int8_range=None,
-                   experimental_enable_bitpacked_activations=False, lce_compatible=True):
+                   experimental_enable_bitpacked_activations=False, lce_compatible=True, _signature=None):
     """Convert a .tflite flatbuffer made by TensorFlow's TFLite converter from a larq model:
     float, or quantization-aware (int8 QUANTIZE/DEQUANTIZE from fake-quantization nodes, as
     TensorFlow makes with `optimizations=[tf.lite.Optimize.DEFAULT]`). Same options as
@@ -282,10 +452,14 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
     input_type, output_type = _check_options(inference_input_type, inference_output_type, target,
                                              experimental_default_int8_range,
                                              experimental_enable_bitpacked_activations, lce_compatible)
+    _check_tflite_bytes(model_bytes)
     module = import_tflite(model_bytes)
     module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible))
     desc = module.description()
     report = _report(desc)  # before quantization, which drops the reasons of float layers
+    if target == "xcore":
+        _check_xcore(report, desc)
+    _add_signature(desc, _signature)
     result = _tflite_io.write(desc)
     if experimental_default_int8_range is not None:
         warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
@@ -294,6 +468,8 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
         module.run_pipeline("lq-fuse-int8%s,lq-cancel-dequantize-quantize,canonicalize"
                             % ("" if lce_compatible else "{allow-zero-padding=true}"))
         result = module.to_tflite()
+        if output_type == "int8":
+            result = _quantize_float_outputs(result, *experimental_default_int8_range)
     if input_type == "int8" or output_type == "int8":
         result = _int8_io(result, input_type, output_type)
     if experimental_default_int8_range is not None or "int8" in (input_type, output_type):
@@ -306,15 +482,56 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
     return ConvertedModel(result, report)
 
 
-def _keras_layers(model):
-    """All conv/dense layers of a (possibly nested) Keras model."""
+def _keras_layers(model, with_kernel=False):
+    """All conv/dense layers of a (possibly nested) Keras model; with `with_kernel`, also the
+    other layers with a kernel (conv transposes, 3-D convs, locally connected layers, ...)."""
     out = []
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
-            out += _keras_layers(layer)
-        elif type(layer).__name__ in _CONV_LAYER_TYPES:
+            out += _keras_layers(layer, with_kernel)
+        elif type(layer).__name__ in _CONV_LAYER_TYPES or (with_kernel and _has_kernel(layer)):
             out.append(layer)
     return out
+
+
+def _has_kernel(layer):
+    try:
+        return any(getattr(layer, a, None) is not None for a in ("kernel", "depthwise_kernel"))
+    except Exception:  # a property of an unbuilt layer
+        return False
+
+
+_NO_BINARY_OP = {"Conv1DTranspose": "conv1d_transpose", "Conv2DTranspose": "conv2d_transpose",
+                 "Conv3D": "conv3d", "Conv3DTranspose": "conv3d_transpose",
+                 "LocallyConnected1D": "locally_connected1d", "LocallyConnected2D": "locally_connected2d"}
+
+
+def _add_float_only_layers(report, model):
+    """Report rows for the Keras layers with a kernel that have no binary form in LCE 0.16
+    (QuantConv2DTranspose, Conv3D, ...): they stay float. Each goes after the row of the layer
+    before it, so that the report keeps the model's order."""
+    previous = None
+    for layer in _keras_layers(model, with_kernel=True):
+        kind = type(layer).__name__
+        if kind in _CONV_LAYER_TYPES:
+            previous = layer.name
+            continue
+        base = kind[len("Quant"):] if kind.startswith("Quant") else kind
+        op = _NO_BINARY_OP.get(base, base.lower())
+        row = LayerReport("", op, False, "no binary form: LCE 0.16 has no binary %s, so it stays float" % op,
+                          keras_layer=layer.name)
+        at = next((i + 1 for i, e in enumerate(report.layers) if e.keras_layer == previous), 0)
+        report.layers.insert(at, row)
+        previous = layer.name
+
+
+def _keras_signature(model):
+    """The serving_default SignatureDef of TensorFlow's SavedModel route for a Keras model:
+    the Keras input names and output names, in order."""
+    try:
+        return "serving_default", [str(n) for n in model.input_names], [str(n) for n in model.output_names]
+    except (AttributeError, TypeError):
+        return None
 
 
 def _attach_keras_names(report, model):
@@ -339,7 +556,8 @@ def _attach_keras_names(report, model):
         else:
             report.layers.append(LayerReport("", "dense" if kind(layer) == "dense" else "conv2d", False,
                                              "not found in the converted graph", keras_layer=layer.name))
-    for layer in layers:
+    _add_float_only_layers(report, model)
+    for layer in _keras_layers(model, with_kernel=True):
         entry = next(e for e in report.layers if e.keras_layer == layer.name)
         binary = (type(layer).__name__.startswith("Quant") and getattr(layer, "kernel_quantizer", None)
                   is not None and getattr(layer, "input_quantizer", None) is not None)
@@ -504,7 +722,7 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     """
     _check_options(inference_input_type, inference_output_type, target,
                    experimental_default_int8_range, experimental_enable_bitpacked_activations, lce_compatible)
-    import tensorflow as tf
+    tf = _tensorflow()
     if not isinstance(model, tf.keras.Model):
         raise ValueError("convert_keras_model expects a tf.keras Model (with TF_USE_LEGACY_KERAS=1 "
                          "for larq), got %s" % type(model).__name__)
@@ -517,7 +735,7 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
                             inference_output_type=inference_output_type, target=target,
                             experimental_default_int8_range=experimental_default_int8_range,
                             experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations,
-                            lce_compatible=lce_compatible)
+                            lce_compatible=lce_compatible, _signature=_keras_signature(model))
     _attach_keras_names(result.report, model)
     return result
 
@@ -533,7 +751,7 @@ def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
     import os
     if not isinstance(saved_model_dir, (str, os.PathLike)) or not os.path.isdir(saved_model_dir):
         raise ValueError("saved_model_dir must be an existing directory, got %r" % (saved_model_dir,))
-    import tensorflow as tf
+    tf = _tensorflow()
     try:
         tflite = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir)).convert()
         if _has_fake_quant(tflite):
