@@ -161,17 +161,22 @@ def _check_options(inference_input_type, inference_output_type, target,
     return input_type, output_type
 
 
-def _pipeline(bitpacked_activations, lce_compatible=True):
-    """The binarization pipeline. Without `lce_compatible`, zero-padded binary convs also take
-    fused activations, affine steps after them, bitpacked and int8 output: our runtime corrects
-    zero padding in the accumulator, LCE 0.16's runtime cannot run these ops."""
-    zp = "" if lce_compatible else "{allow-zero-padding=true}"
-    passes = ["tfl-fold-filters", "tfl-fold-dilated-conv", "lq-detect-binarize", "lq-fuse-bconv2d" + zp, "lq-fuse-bconv-affine" + zp,
-              "lq-fuse-int8" + zp]
-    if bitpacked_activations:
-        passes += ["lq-binary-maxpool", "lq-fuse-bitpacked-output" + zp]
-    passes += ["lq-bitpack-filters", "lq-cancel-dequantize-quantize", "canonicalize"]
-    return ",".join(passes)
+def _flag(value):
+    return "true" if value else "false"
+
+
+def _pipeline(bitpacked_activations, lce_compatible=True, target="arm"):
+    """The binarization pipeline, registered in C++ (passes/transforms/Pipelines.cpp). Without
+    `lce_compatible`, zero-padded binary convs also take fused activations, affine steps after
+    them, bitpacked and int8 output: our runtime corrects zero padding in the accumulator, LCE
+    0.16's runtime cannot run these ops."""
+    return "lq-binarize{bitpacked-activations=%s lce-compatible=%s target=%s}" % (
+        _flag(bitpacked_activations), _flag(lce_compatible), target)
+
+
+def _quantized_pipeline(lce_compatible=True):
+    """After TensorFlow's quantizer: binary ops read and write int8 where that is exact."""
+    return "lq-fuse-quantized{lce-compatible=%s}" % _flag(lce_compatible)
 
 
 def _with_default_ranges(model_bytes, lo, hi):
@@ -239,7 +244,7 @@ def _int8_io(model_bytes, input_type, output_type):
             "this one has no int8 tensors%s. Quantize it with fake-quantization nodes "
             "(quantization-aware training) or experimental_default_int8_range=(min, max)" % hint)
     module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
-                        % (str(input_type == "int8").lower(), str(output_type == "int8").lower()))
+                        % (_flag(input_type == "int8"), _flag(output_type == "int8")))
     for name, outs, ins in _output_types(module):
         left = ["input %d" % i for i, t in enumerate(ins) if input_type == "int8" and t == "f32"]
         if left:
@@ -454,7 +459,7 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
                                              experimental_enable_bitpacked_activations, lce_compatible)
     _check_tflite_bytes(model_bytes)
     module = import_tflite(model_bytes)
-    module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible))
+    module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible, target))
     desc = module.description()
     report = _report(desc)  # before quantization, which drops the reasons of float layers
     if target == "xcore":
@@ -465,8 +470,7 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
         warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
                       "should only be used for latency tests", stacklevel=3)
         module = import_tflite(_quantize_default_range(result, experimental_default_int8_range))
-        module.run_pipeline("lq-fuse-int8%s,lq-cancel-dequantize-quantize,canonicalize"
-                            % ("" if lce_compatible else "{allow-zero-padding=true}"))
+        module.run_pipeline(_quantized_pipeline(lce_compatible))
         result = module.to_tflite()
         if output_type == "int8":
             result = _quantize_float_outputs(result, *experimental_default_int8_range)

@@ -131,3 +131,19 @@ def test_no_handle_outside_mlir_py():
             if re.search(r"\._handle\b", line):
                 offenders.append("%s:%d" % (path.relative_to(root), n))
     assert not offenders, "Module._handle used outside mlir.py: %s" % ", ".join(offenders)
+
+
+def test_converter_runs_the_registered_pipeline(tflite):
+    """convert_tflite is lq-binarize (passes/transforms/Pipelines.cpp) between import and export."""
+    for bits in (False, True):
+        for lce_compatible in (True, False):
+            module = lce_convert.import_tflite(tflite)
+            module.run_pipeline("lq-binarize{bitpacked-activations=%s lce-compatible=%s}"
+                                % (str(bits).lower(), str(lce_compatible).lower()))
+            converted = lce_convert.convert_tflite(tflite, experimental_enable_bitpacked_activations=bits,
+                                                   lce_compatible=lce_compatible)
+            assert module.to_tflite() == bytes(converted)
+    with pytest.raises(lce_convert.PassPipelineError, match="target must be 'arm' or 'xcore', got 'x86'"):
+        lce_convert.import_tflite(tflite).run_pipeline("lq-binarize{target=x86}")
+    with pytest.raises(lce_convert.PassPipelineError, match="lq-binarize: invalid options 'bitpacked=true': .*no such option bitpacked"):
+        lce_convert.import_tflite(tflite).run_pipeline("lq-binarize{bitpacked=true}")

@@ -365,8 +365,12 @@ class Module {
 
   void runPipeline(const std::string &pipeline) {
     DiagnosticCollector diags(ctx_.get());
-    // The textual parser does not nest implicitly, so a pipeline of function passes without an
-    // anchor ("lq-fuse-bconv2d,canonicalize") is run as func.func(...) on every function.
+    // The textual parser never nests implicitly (MLIR turns implicit nesting off while it adds a
+    // parsed pipeline), so a pipeline of function passes without an anchor
+    // ("lq-fuse-bconv2d,canonicalize") is run as func.func(...) on every function: the
+    // documented contract of Module.run_pipeline and `lce_convert opt -p`. The converter itself
+    // runs module-level pipelines (lq-binarize, lq-fuse-quantized, tfl-int8-io) and never
+    // takes this path.
     auto pm = std::make_unique<PassManager>(ctx_.get(), ModuleOp::getOperationName());
     std::string err;
     llvm::raw_string_ostream es(err);

@@ -22,6 +22,7 @@ void registerAllPasses() {
   std::call_once(once, [] {
     mlir::registerTransformsPasses();
     registerLcePasses();
+    registerLcePipelines();
   });
 }
 
