@@ -124,6 +124,17 @@ def _file_digest(path):
     return h.hexdigest()[:16]
 
 
+def _wheel_digest(path):
+    """A wheel's contents (names, sizes, CRCs), not its zip timestamps: a rebuilt but unchanged
+    wheel is not installed again."""
+    import zipfile
+    try:
+        with zipfile.ZipFile(path) as z:
+            return _digest(sorted((i.filename, i.file_size, i.CRC) for i in z.infolist()))
+    except zipfile.BadZipFile:
+        raise UserlandError("%s is not a wheel (not a zip file)" % path) from None
+
+
 def requirements():
     """The runtime's dependencies, as pyproject.toml pins them."""
     import tomllib
@@ -342,11 +353,29 @@ def default_lce_wheel():
     return max(found, key=os.path.getmtime) if found else None
 
 
+_CHECK_REQUIRES = """
+import importlib.metadata as md, sys
+from pip._vendor.packaging.requirements import Requirement
+missing = []
+for text in md.requires("lce_convert") or ():
+    r = Requirement(text)
+    if r.marker is not None and not r.marker.evaluate({"extra": ""}):
+        continue
+    try:
+        version = md.version(r.name)
+    except md.PackageNotFoundError:
+        version = None
+    if version is None or not r.specifier.contains(version, prereleases=True):
+        missing.append("%s (installed: %s)" % (text, version))
+sys.exit("unmet: " + ", ".join(missing) if missing else 0)
+"""
+
+
 def ensure_lce(wheel, root=ROOT):
     """Step 4: our runtime-only wheel installed into the venv (again whenever it changed)."""
     if not os.path.exists(wheel):
         raise UserlandError("the lce_convert aarch64 wheel %s does not exist (tools/build_aarch64.sh makes it)" % wheel)
-    stamp = os.path.join(root + VENV, ".stamp-lce-" + _file_digest(wheel))
+    stamp = os.path.join(root + VENV, ".stamp-lce-" + _wheel_digest(wheel))
     if os.path.exists(stamp):
         return False
     check_emulator(root)
@@ -354,8 +383,12 @@ def ensure_lce(wheel, root=ROOT):
     _say("installing %s into %s with the arm64 pip (offline)" % (os.path.basename(wheel), VENV))
     _pip_install(root, ["--force-reinstall", "--no-deps", WHEELS_IN_ROOT + "/" + os.path.basename(wheel)],
                  "installing %s" % os.path.basename(wheel))
-    # and its dependencies, which must all be among the staged wheels
-    _pip_install(root, [WHEELS_IN_ROOT + "/" + os.path.basename(wheel)], "the dependencies of %s" % os.path.basename(wheel))
+    # Its dependencies are step 3's (pyproject.toml's); checked here rather than by a second pip
+    # run (pip takes ~15 s to start under qemu).
+    p = run_python(["-c", _CHECK_REQUIRES], root=root, check=False)
+    if p.returncode != 0:
+        raise UserlandError("%s is installed, but its dependencies are not: %s" % (os.path.basename(wheel),
+                                                                               _tail(p.stderr + p.stdout)))
     for old in glob.glob(os.path.join(root + VENV, ".stamp-lce-*")):
         os.unlink(old)
     open(stamp, "w").close()
@@ -378,6 +411,11 @@ def ensure(lce_wheel=None, root=ROOT, wheels=WHEELS):
         return lce_wheel or None
 
 
+def _shown(path):
+    path = os.path.abspath(path)
+    return os.path.relpath(path, REPO) if path.startswith(REPO + os.sep) else path
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lce-wheel", help="our cross-built wheel to install (default: the newest in build/aarch64/dist/)")
@@ -393,7 +431,7 @@ def main(argv=None):
         return 2
     _say("ready in %.1f s: %s (python: %s)%s" % (time.time() - t, os.path.relpath(ROOT, REPO),
                                                  " ".join(python_argv()),
-                                                 "; lce_convert from " + os.path.relpath(wheel, REPO) if wheel else
+                                                 "; lce_convert from " + _shown(wheel) if wheel else
                                                  "; lce_convert not installed"))
     if args.run is not None:
         return subprocess.run(python_argv() + args.run, env=CHROOT_ENV).returncode
