@@ -6,7 +6,7 @@ runs (the runtimes take turns, run by run), in one process for
 and the ratios against our delegate. Figures only: nothing is asserted.
 
     lce-benchmark converted.tflite [--float plain.tflite] [--threads 1[,2,...]] [--runs 20] [--consecutive]
-                  [--profile]
+                  [--profile] [--json out.json] [--csv out.csv] [--plot profile.png]
 
 Our delegate also runs with its fused epilogues off (`Interpreter(fuse=False)`: the float ops
 after each Bconv2d run in TFLite/XNNPACK), and, when --threads lists more than one count, at
@@ -20,7 +20,12 @@ median of "set inputs, invoke, read outputs" (the same work in every runtime; LC
 offers nothing finer). The copies and the per-invoke overhead are included, so the sum of the
 per-op times exceeds the full model's time; it is printed next to it. For our delegate the
 time of every Lce node measured inside the full model (LCE_DELEGATE_PROFILE, no copies; mean
-over the runs) is printed as well.
+over the runs) is printed as well. Each profile row names the layer: the TFLite name of the
+op's output tensor (TensorFlow puts the Keras layer's name scope there).
+
+`--json` / `--csv` write the figures (and the profile) in machine-readable form, `--plot` draws
+the per-layer times of each runtime (it implies --profile; needs matplotlib:
+pip install 'lce_convert[plot]').
 """
 import argparse
 import statistics
@@ -29,6 +34,8 @@ import time
 import warnings
 
 import numpy as np
+
+from .errors import LceConvertError
 
 
 def _interleaved_ms(runners, runs, warmup=2, consecutive=False):
@@ -180,17 +187,33 @@ def _capture(model_bytes, x, runtime, threads):
     return dict(zip(outs, values))
 
 
-def _profile(model_bytes, x, runtimes, threads, runs):
-    """[(op index, op name, output shape, {runtime: median ms})] for subgraph 0 of the model."""
+def _layer_name(tensor):
+    """A profile row's layer: the op's output tensor name, without TensorFlow's fused-op prefixes
+    (the part after the last ';') and the model's own scope."""
+    name = tensor.name.decode("utf-8", "replace") if isinstance(tensor.name, bytes) else str(tensor.name or "")
+    name = name.split(";")[-1]
+    parts = name.split("/")
+    return "/".join(parts[1:]) if len(parts) > 2 else name
+
+
+def _profile(model_bytes, x, runtimes, threads, runs, title="profile"):
+    """[(op index, op name, output shape, {runtime: median ms}, layer name)] for subgraph 0 of
+    the model, with a progress bar over the ops on stderr."""
     model_t = _model_t(model_bytes)
     sg = model_t.subgraphs[0]
     values = _capture(model_bytes, x, runtimes[0], threads)
     for t, v in zip(sg.inputs, x):
         values[t] = v
     rows = []
-    for i, op in enumerate(sg.operators):
+    try:
+        from tqdm import tqdm
+        ops = tqdm(list(enumerate(sg.operators)), desc=title, unit="op", file=sys.stderr, leave=False)
+    except ImportError:
+        ops = enumerate(sg.operators)
+    for i, op in ops:
         name = _op_name(model_t, op)
         shape = list(sg.tensors[op.outputs[0]].shape) if len(op.outputs) else []
+        layer = _layer_name(sg.tensors[op.outputs[0]]) if len(op.outputs) else ""
         sub, inputs = _one_op_model(model_t, i)
         runners = []
         for runtime in runtimes:
@@ -202,7 +225,7 @@ def _profile(model_bytes, x, runtimes, threads, runs):
                 print("  (op %d %s: %s failed: %s)" % (i, name, runtime, (str(e).splitlines() or [""])[0][:100]))
         times = dict.fromkeys(runtimes)
         times.update({runtime: median for runtime, (median, _) in _interleaved_ms(runners, runs, warmup=1)})
-        rows.append((i, name, shape, times))
+        rows.append((i, name, shape, times, layer))
     return rows
 
 
@@ -238,38 +261,91 @@ def _print_profile(title, rows, runtimes, labels, totals, extra=None):
     header = "  %4s %-22s %-18s" % ("op", "operator", "output shape") + "".join("%12s" % labels[r] for r in runtimes)
     if extra:
         header += "%14s" % extra[0]
-    print(header)
-    for i, name, shape, times in rows:
+    print(header + "  layer")
+    for i, name, shape, times, layer in rows:
         line = "  %4d %-22s %-18s" % (i, name[:22], "x".join(str(d) for d in shape)[:18])
         line += "".join("%12s" % ("-" if times[r] is None else "%.3f" % times[r]) for r in runtimes)
         if extra:
             line += "%14s" % ("%.3f" % extra[1][i] if i in extra[1] else "")
-        print(line)
+        print(line + "  " + layer)
     print("  by operator type (sum of the ops alone):")
-    kinds = sorted({name for _, name, _, _ in rows},
-                   key=lambda k: -sum(t[runtimes[0]] or 0 for _, n, _, t in rows if n == k))
+    kinds = sorted({row[1] for row in rows},
+                   key=lambda k: -sum(row[3][runtimes[0]] or 0 for row in rows if row[1] == k))
     for kind in kinds:
-        sums = [sum(t[r] or 0 for _, n, _, t in rows if n == kind) for r in runtimes]
-        count = sum(1 for _, n, _, _ in rows if n == kind)
+        sums = [sum(row[3][r] or 0 for row in rows if row[1] == kind) for r in runtimes]
+        count = sum(1 for row in rows if row[1] == kind)
         print("  %-29s %3d ops  " % (kind[:29], count) + "".join("%12.3f" % v for v in sums))
     print("  %-38s" % "sum of all ops alone" + "".join(
-        "%12.3f" % sum(t[r] or 0 for _, _, _, t in rows) for r in runtimes))
+        "%12.3f" % sum(row[3][r] or 0 for row in rows) for r in runtimes))
     print("  %-38s" % "full model (median, above)" + "".join(
         "%12s" % ("%.3f" % totals[r] if r in totals else "-") for r in runtimes))
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="lce-benchmark", description=" ".join(__doc__.split("\n\n")[0].split()),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, "%s: error: %s (see %s --help)\n" % (self.prog, message, self.prog))
+
+
+def _parser():
+    parser = _Parser(prog="lce-benchmark", description=__doc__.strip(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="converted .tflite (Lce* custom ops)")
     parser.add_argument("--float", dest="float_model", help="the unconverted float .tflite, for TFLite float")
     parser.add_argument("--threads", default="1",
                         help="threads of every runtime; a list (1,2) also times our delegate at the further counts")
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=20, help="timed runs per runtime (at least 1)")
     parser.add_argument("--profile", action="store_true", help="also time every operator alone (see above)")
     parser.add_argument("--consecutive", action="store_true",
                         help="each runtime does all its runs in a row (warm caches) instead of taking turns")
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", metavar="PATH", help="write the figures (and the profile) as JSON")
+    parser.add_argument("--csv", metavar="PATH", help="write the figures (and the profile) as CSV")
+    parser.add_argument("--plot", metavar="PNG", help="draw the per-layer profile of each runtime (implies --profile)")
+    return parser
+
+
+def _read_model(path, what):
+    import os
+    if not os.path.exists(path):
+        raise LceConvertError("%s %s does not exist" % (what, path))
+    if os.path.isdir(path):
+        raise LceConvertError("%s %s is a directory; give a .tflite file" % (what, path))
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise LceConvertError("%s %s is not a .tflite model (no TFL3 identifier); convert a Keras model first "
+                              "with lce-convert convert" % (what, path))
+    return data
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise LceConvertError("--plot needs matplotlib, which is not installed: pip install 'lce_convert[plot]'") \
+            from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("lce-benchmark: interrupted", file=sys.stderr)
+        return 130
+    except (LceConvertError, OSError, ValueError) as e:
+        message = " ".join(str(e).split())
+    except Exception as e:  # anything else: still one line, with its type
+        message = "%s: %s" % (type(e).__name__, " ".join(str(e).split()))
+    print("lce-benchmark: error: %s" % message, file=sys.stderr)
+    return 1
+
+
+def _run(args):
+    parser = _parser()
     try:
         counts = [int(t) for t in str(args.threads).split(",")]
     except ValueError:
@@ -277,13 +353,16 @@ def main(argv=None):
     if any(t < 1 for t in counts):
         parser.error("--threads counts must be at least 1")
     if args.runs < 1:
-        parser.error("--runs must be at least 1")
+        parser.error("--runs must be at least 1, got %d" % args.runs)
+    plt = _pyplot() if args.plot else None  # before the work: a missing matplotlib fails at once
+    if args.plot:
+        args.profile = True
     args.threads = counts[0]
     warnings.simplefilter("ignore")
-    model = open(args.model, "rb").read()
+    model = _read_model(args.model, "the model")
+    float_bytes = _read_model(args.float_model, "the float model") if args.float_model else None
 
     from .interpreter import Interpreter
-    from . import _kernels
     ours = Interpreter(model, num_threads=args.threads)
     rng = np.random.default_rng(0)
     x = _inputs(ours.input_details, rng)
@@ -293,20 +372,23 @@ def main(argv=None):
     for t in counts[1:]:
         more = Interpreter(model, num_threads=t)
         runners.append(("  same, %d threads" % t, lambda more=more: more.predict(x)))
+    notes = []
     try:
         from larq_compute_engine.tflite.python.interpreter import Interpreter as LceInterpreter
         for name, kwargs in (("LCE 0.16 default", {}), ("LCE 0.16 indirect_bgemm", {"use_indirect_bgemm": True})):
             try:
                 lce = LceInterpreter(model, num_threads=args.threads, **kwargs)
             except RuntimeError as e:  # e.g. a model converted with lce_compatible=False
-                print("(%s cannot run this model: %s)" % (name, str(e).strip().splitlines()[-1]))
+                notes.append("%s cannot run this model: %s" % (name, str(e).strip().splitlines()[-1]))
+                print("(%s)" % notes[-1])
                 continue
             runners.append((name, lambda lce=lce: lce.predict(x if len(x) > 1 else x[0])))
     except ImportError:
-        print("(larq-compute-engine not installed: no LCE figures)")
-    if args.float_model:
+        notes.append("larq-compute-engine not installed: no LCE figures")
+        print("(%s)" % notes[-1])
+    if float_bytes is not None:
         from ai_edge_litert.interpreter import Interpreter as LiteRt
-        plain = LiteRt(model_content=open(args.float_model, "rb").read(), num_threads=args.threads)
+        plain = LiteRt(model_content=float_bytes, num_threads=args.threads)
         plain.allocate_tensors()
 
         def run_float():
@@ -317,11 +399,20 @@ def main(argv=None):
     results = _interleaved_ms(runners, args.runs, consecutive=args.consecutive)
 
     ours_ms = results[0][1][0]
+    try:
+        from . import _kernels
+        isa = _kernels.active_isa()
+    except ImportError:
+        isa = "?"
     print("%d thread(s), kernels %s, median (min) of %d runs, %s" % (
-        args.threads, _kernels.active_isa(), args.runs,
-        "each runtime's runs in a row" if args.consecutive else "the runtimes taking turns"))
+        args.threads, isa, args.runs, "each runtime's runs in a row" if args.consecutive else "the runtimes taking turns"))
     for name, (median, best) in results:
         print("  %-26s %9.2f ms (%8.2f)   %6.2fx our time" % (name, median, best, median / ours_ms))
+    report = {"model": args.model, "float_model": args.float_model, "threads": args.threads, "thread_counts": counts, "isa": isa, "runs": args.runs,
+              "mode": "consecutive" if args.consecutive else "taking turns", "notes": notes,
+              "results": [{"runtime": name.strip(), "median_ms": median, "min_ms": best, "ratio": median / ours_ms}
+                          for name, (median, best) in results],
+              "profile": {}}
     if args.profile:
         totals = {"ours": ours_ms}
         labels = {"ours": "ours", "lce": "LCE dflt", "lce_indirect": "LCE indir", "float": "TFLite flt"}
@@ -333,13 +424,78 @@ def main(argv=None):
             elif name.startswith("TFLite float"):
                 totals["float"] = median
         runtimes = ["ours"] + [r for r in ("lce", "lce_indirect") if r in totals]
-        rows = _profile(model, x, runtimes, args.threads, args.runs)
+        rows = _profile(model, x, runtimes, args.threads, args.runs, "profiling the converted model")
         inside = _delegate_node_times(model, x, args.threads, args.runs)
         _print_profile("converted model", rows, runtimes, labels, totals, ("ours in model", inside))
-        if args.float_model:
-            rows = _profile(open(args.float_model, "rb").read(), x, ["float"], args.threads, args.runs)
+        report["profile"]["converted"] = _profile_records(rows, labels, inside)
+        if float_bytes is not None:
+            rows = _profile(float_bytes, x, ["float"], args.threads, args.runs, "profiling the float model")
             _print_profile("float model", rows, ["float"], labels, totals)
+            report["profile"]["float"] = _profile_records(rows, labels)
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+    if args.csv:
+        _write_csv(args.csv, report)
+    if plt is not None:
+        _plot(plt, args.plot, report)
+        print("wrote %s" % args.plot)
     return 0
+
+
+def _profile_records(rows, labels, inside=None):
+    out = []
+    for i, name, shape, times, layer in rows:
+        record = {"op": i, "operator": name, "layer": layer, "output_shape": [int(d) for d in shape],
+                  "ms": {labels[r]: t for r, t in times.items()}}
+        if inside is not None and i in inside:
+            record["ours_in_model_ms"] = inside[i]
+        out.append(record)
+    return out
+
+
+def _write_csv(path, report):
+    """One row per runtime of the model, then one per profiled op and runtime."""
+    import csv
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["kind", "model", "runtime", "op", "operator", "layer", "output_shape", "median_ms", "min_ms",
+                    "threads", "isa"])
+        for r in report["results"]:
+            w.writerow(["model", "", r["runtime"], "", "", "", "", "%.6f" % r["median_ms"], "%.6f" % r["min_ms"],
+                        report["threads"], report["isa"]])
+        for which, records in report["profile"].items():
+            for rec in records:
+                for runtime, ms in rec["ms"].items():
+                    w.writerow(["op", which, runtime, rec["op"], rec["operator"], rec["layer"],
+                                "x".join(map(str, rec["output_shape"])), "" if ms is None else "%.6f" % ms, "",
+                                report["threads"], report["isa"]])
+
+
+def _plot(plt, path, report):
+    """Horizontal bars: the time of every op alone, one bar per runtime, ops in model order,
+    labelled with their layer; one panel per profiled model."""
+    panels = [(which, records) for which, records in report["profile"].items() if records]
+    height = max(3.0, 0.28 * max(len(r) for _, r in panels) * max(1, len(panels[0][1][0]["ms"])) / 2 + 1.5)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, height * len(panels)), squeeze=False)
+    for ax, (which, records) in zip(axes[:, 0], panels):
+        runtimes = list(records[0]["ms"])
+        width = 0.8 / len(runtimes)
+        ys = np.arange(len(records))
+        for k, runtime in enumerate(runtimes):
+            ax.barh(ys + k * width, [rec["ms"][runtime] or 0.0 for rec in records], height=width, label=runtime)
+        ax.set_yticks(ys + 0.4 - width / 2)
+        ax.set_yticklabels(["%d %s %s" % (rec["op"], rec["operator"], rec["layer"][-40:]) for rec in records],
+                           fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms per op alone (median of %d runs)" % report["runs"])
+        model = report["float_model"] if which == "float" else report["model"]
+        ax.set_title("%s model: %s, %d thread(s), kernels %s" % (which, model, report["threads"], report["isa"]))
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
