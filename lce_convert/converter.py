@@ -458,6 +458,8 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
                                              experimental_default_int8_range,
                                              experimental_enable_bitpacked_activations, lce_compatible)
     _check_tflite_bytes(model_bytes)
+    from .mlir import _core
+    _core()  # a runtime-only install: one sentence naming what to install
     module = import_tflite(model_bytes)
     module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible, target))
     desc = module.description()

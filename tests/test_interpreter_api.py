@@ -204,3 +204,76 @@ def test_predict_bad_inputs():
         ours.predict(iter([np.zeros(shape, np.int8)]))
     with pytest.raises(InvalidInputError, match="1 inputs, sample 0 of the iterator has 2"):
         ours.predict(iter([[np.zeros(shape, np.float32)] * 2]))
+
+
+# ---- runtime-only install: the Interpreter and the delegate without TensorFlow ----------------
+
+_RUNTIME_ONLY = r'''
+import sys
+BLOCKED = ("tensorflow", "tf_keras", "keras", "larq", "larq_compute_engine")
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED or (name == "lce_convert._core" and "--no-core" in sys.argv):
+            raise ImportError("No module named %r (blocked by the test)" % name)
+sys.meta_path.insert(0, Block())
+import numpy as np
+import lce_convert
+model = open(sys.argv[1], "rb").read()
+it = lce_convert.Interpreter(model, use_xnnpack=False)
+x = np.random.default_rng(0).normal(size=(3,) + it.input_shapes[0][1:]).astype(np.float32)
+y = it.predict(x, verbose=1)
+np.save(sys.argv[2], y)
+assert it.runtime == "litert" and y.shape == (3, 10)
+for name in sys.modules:
+    assert name.split(".")[0] not in BLOCKED, name
+try:
+    lce_convert.convert_keras_model(None)
+except lce_convert.LceConvertError as e:
+    print("keras:", e)
+try:
+    lce_convert.convert_tflite(model)
+    print("tflite: converted")
+except lce_convert.LceConvertError as e:
+    print("tflite:", e)
+'''
+
+
+@pytest.mark.parametrize("core", [True, False])
+def test_runtime_without_tensorflow(core, tmp_path):
+    """In a process where TensorFlow, Keras, larq and LCE cannot be imported (and, for a
+    runtime-only build, lce_convert._core neither): the Interpreter runs a model on
+    ai_edge_litert with the delegate, the same bits as here; the converter says what to
+    install."""
+    import subprocess
+    import sys
+    model_path = os.path.join(SEEDS, "ours_float.tflite")
+    out = tmp_path / "y.npy"
+    script = tmp_path / "runtime_only.py"
+    script.write_text(_RUNTIME_ONLY)
+    argv = [sys.executable, str(script), model_path, str(out)] + ([] if core else ["--no-core"])
+    r = subprocess.run(argv, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    ours = lce_convert.Interpreter(seed_model("ours_float"), use_xnnpack=False)
+    x = np.random.default_rng(0).normal(size=(3,) + ours.input_shapes[0][1:]).astype(np.float32)
+    np.testing.assert_array_equal(np.load(out), ours.predict(x))
+    assert "keras: converting needs TensorFlow, which is not installed" in r.stdout
+    assert "pip install 'lce_convert[tf]'" in r.stdout
+    if core:
+        assert "tflite: converted" in r.stdout  # .tflite in, .tflite out: MLIR only, no TensorFlow
+    else:
+        assert "tflite: the converter's compiled extension lce_convert._core cannot be loaded" in r.stdout
+    assert "3/3" in r.stderr  # predict's progress bar
+
+
+def test_base_dependencies_have_no_tensorflow():
+    """pyproject.toml: the base install is the runtime (ai_edge_litert, tqdm, numpy,
+    flatbuffers); TensorFlow, tf-keras and larq come with the [tf] extra."""
+    import tomllib
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+    base = {d.split("=")[0].split(">")[0].split("<")[0].lower() for d in project["dependencies"]}
+    assert {"ai-edge-litert", "tqdm", "numpy", "flatbuffers"} <= base
+    assert not base & {"tensorflow", "tf-keras", "larq", "keras"}
+    tf_extra = {d.split("=")[0].lower() for d in project["optional-dependencies"]["tf"]}
+    assert {"tensorflow", "tf-keras", "larq"} <= tf_extra
