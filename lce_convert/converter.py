@@ -429,22 +429,15 @@ def _add_signature(desc, signature):
 
 
 def _check_xcore(report, desc):
-    """target="xcore" as LCE 0.16: its xcore conversion keeps max-pools float (no LceBMaxPool2d)
-    and leaves zero-padded SAME binary convs float. lce_convert gives the same model when
-    neither occurs; otherwise it refuses, naming the layers."""
-    pools = sum(1 for f in desc["functions"] for o in f["ops"] if o["name"] == "lq.BMaxPool2d")
+    """target="xcore" as LCE 0.16: its xcore conversion has no LceBMaxPool2d (the lq-binarize
+    pipeline keeps max-pools float for xcore) and leaves zero-padded SAME binary convs float,
+    which lce_convert does not do yet: a model with such convs is refused, naming them."""
     zero_padded = [_short(l.name) for l in report.binarized if l.details.get("zero_padding")]
-    if pools or zero_padded:
-        what = []
-        if pools:
-            what.append("%d binary max-pool(s) (experimental_enable_bitpacked_activations)" % pools)
-        if zero_padded:
-            what.append("zero-padded SAME binary conv(s) %s" % ", ".join(zero_padded))
+    if zero_padded:
         raise InvalidOptionError(
-            "target='xcore' is not supported for this model: LCE 0.16's xcore conversion keeps max-pools and "
-            "zero-padded SAME binary convs float, and lce_convert does not do that yet; the model has %s. "
-            "Convert with target='arm'%s" % ("; ".join(what), ", or without experimental_enable_bitpacked_"
-                                              "activations" if pools and not zero_padded else ""))
+            "target='xcore' is not supported for this model: LCE 0.16's xcore conversion keeps zero-padded SAME "
+            "binary convs float, which lce_convert does not do yet, and the model has %s. Use pad_values=1 in "
+            "those layers or convert with target='arm'" % ", ".join(zero_padded))
 
 
 def convert_tflite(model_bytes, *, inference_input_type="float32", inference_output_type="float32",

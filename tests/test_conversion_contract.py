@@ -153,25 +153,39 @@ def test_int8_output_without_a_range_is_an_error():
     assert lce_convert.Interpreter(float_out).output_types == [np.dtype(np.float32)]
 
 
+def _ops(model_bytes):
+    from lce_convert._schema import enum_names, schema
+    s = schema()
+    m = s.Model.GetRootAsModel(model_bytes, 0)
+    names = enum_names(s.BuiltinOperator)
+    codes = [m.OperatorCodes(i) for i in range(m.OperatorCodesLength())]
+    g = m.Subgraphs(0)
+    out = []
+    for k in range(g.OperatorsLength()):
+        c = codes[g.Operators(k).OpcodeIndex()]
+        out.append(c.CustomCode().decode() if c.CustomCode() else names[max(c.BuiltinCode(), c.DeprecatedBuiltinCode())])
+    return out
+
+
 def test_xcore():
-    """target="xcore": LCE 0.16 keeps max-pools float (no LceBMaxPool2d) and zero-padded SAME
-    binary convs float there. A model with neither converts as for "arm"; one with either is
-    refused, naming them."""
+    """target="xcore" as LCE 0.16: no LceBMaxPool2d (the max-pool stays float, before its
+    LceQuantize), the same ops as LCE's xcore output; a model with a zero-padded SAME binary
+    conv (which LCE's xcore keeps float) is refused, naming it."""
     import larq_compute_engine as lce
-    model, _ = bnn()  # a zero-padded SAME binary conv
+    import bnn_zoo
+    model, _ = bnn()
     with pytest.raises(InvalidOptionError, match="target='xcore'.*zero-padded SAME binary conv.*quant_conv2d_1"):
         lce_convert.convert_keras_model(model, target="xcore")
-    plain = binary_last("dense")  # one-padded convs only
-    for bitpacked in (False, True):
-        xcore = lce_convert.convert_keras_model(plain, target="xcore", experimental_enable_bitpacked_activations=bitpacked)
-        arm = lce_convert.convert_keras_model(plain, target="arm", experimental_enable_bitpacked_activations=bitpacked)
-        assert bytes(xcore) == bytes(arm)
-    theirs = lce.convert_keras_model(plain, target="xcore")
-    assert b"LceBMaxPool2d" not in theirs and b"LceBMaxPool2d" not in bytes(xcore)
-    import bnn_zoo
     pooled, _, _ = bnn_zoo.maxpool_binary()
-    with pytest.raises(InvalidOptionError, match="binary max-pool"):
-        lce_convert.convert_keras_model(pooled, target="xcore", experimental_enable_bitpacked_activations=True)
+    arm = lce_convert.convert_keras_model(pooled, experimental_enable_bitpacked_activations=True)
+    xcore = lce_convert.convert_keras_model(pooled, target="xcore", experimental_enable_bitpacked_activations=True)
+    assert "LceBMaxPool2d" in _ops(arm) and "LceBMaxPool2d" not in _ops(xcore)
+    theirs = lce.convert_keras_model(pooled, target="xcore")
+    assert sorted(_ops(xcore)) == sorted(_ops(theirs))
+    x = np.random.default_rng(9).normal(size=(2,) + tuple(pooled.input_shape[1:])).astype(np.float32)
+    np.testing.assert_array_equal(lce_convert.Interpreter(xcore).predict(x), lce_convert.Interpreter(arm).predict(x))
+    plain = binary_last("dense")  # no max-pool: the same model for both targets
+    assert bytes(lce_convert.convert_keras_model(plain, target="xcore")) == bytes(lce_convert.convert_keras_model(plain))
 
 
 def test_layers_without_binary_form_are_reported():

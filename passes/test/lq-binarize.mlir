@@ -13,9 +13,12 @@
 // RUN: lce-opt %s --pass-pipeline="builtin.module(func.func(tfl-fold-filters,tfl-fold-dilated-conv,lq-detect-binarize,lq-fuse-bconv2d,lq-fuse-bconv-affine,lq-fuse-int8,lq-binary-maxpool,lq-fuse-bitpacked-output,lq-bitpack-filters,lq-cancel-dequantize-quantize,canonicalize))" -o %t.listed
 // RUN: diff %t.registered %t.listed
 
-// target: arm (the default) and xcore give the same graph today; other values are refused.
+// target: arm (the default) and xcore give the same graph without bitpacked activations; other
+// values are refused.
 // RUN: lce-opt %s -lq-binarize=target=arm | FileCheck %s
 // RUN: lce-opt %s -lq-binarize=target=xcore | FileCheck %s
+// xcore with bitpacked activations, as LCE 0.16: the max-pool stays float (no lq.BMaxPool2d).
+// RUN: lce-opt %s -lq-binarize="bitpacked-activations=true target=xcore" | FileCheck %s --check-prefix=XCORE
 // RUN: not lce-opt %s -lq-binarize=target=x86 2>&1 | FileCheck %s --check-prefix=TARGET
 // TARGET: lq-binarize: target must be 'arm' or 'xcore', got 'x86'
 
@@ -53,6 +56,12 @@
 // BITS: "tfl.relu"(%[[C1]])
 // BITS-NOT: lq.Quantize
 // BITS-NOT: tfl.max_pool_2d
+
+// XCORE-LABEL: func.func @main
+// XCORE: %[[C0:.*]] = "lq.Bconv2d"{{.*}} -> tensor<1x8x8x4xf32>
+// XCORE: %[[P:.*]] = "tfl.max_pool_2d"(%[[C0]])
+// XCORE: lq.Quantize %[[P]]
+// XCORE-NOT: lq.BMaxPool2d
 
 // lce-compatible=false: the zero-padded conv takes RELU and the BatchNorm after it
 // (semantics.md: RELU clamps the accumulator, then multiplier 0.5 * gamma and the BN bias apply).

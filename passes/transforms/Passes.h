@@ -23,8 +23,9 @@ struct BinarizeOptions : mlir::PassPipelineOptions<BinarizeOptions> {
   Option<bool> lceCompatible{
       *this, "lce-compatible", llvm::cl::init(true),
       llvm::cl::desc("Only ops LCE 0.16's runtime runs (false: zero-padded convs also fuse activations, affine steps, bitpacked/int8 output)")};
-  // "arm" or "xcore" (LCE's targets). Both give the same graph today; the option is where a
-  // target-specific difference goes.
+  // "arm" or "xcore" (LCE's targets). xcore, as in LCE 0.16: no binary max-pool (with bitpacked
+  // activations the max-pool stays float, before its Quantize). LCE's xcore also keeps
+  // zero-padded SAME binary convs float; the Python converter refuses those for xcore.
   Option<std::string> target{*this, "target", llvm::cl::init("arm"),
                              llvm::cl::desc("The runtime the model is for: arm (and x86) or xcore")};
 };
