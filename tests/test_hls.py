@@ -1,7 +1,9 @@
-"""HLS lowering: exact thresholds (against brute force), C-simulation with g++ and the Xilinx
-ap_types headers from the hls4ml wheel against the CPU runtime (our delegate) layer by layer,
-folding invariance, the digits BNN (Keras = CPU = C-sim on every prediction), emitted
-testbench, estimates, and clear errors."""
+"""HLS lowering: C-simulation with g++ and the Xilinx ap_types headers from the hls4ml wheel
+against the CPU runtime (our delegate) layer by layer on the converter zoo (both activation
+modes), a DenseNet-style model with concatenation and zero padding at odd channel counts, the
+design following the converted graph, folding invariance, the digits BNN (Keras = CPU = C-sim on
+every prediction), emitted testbench, estimates checked against the part, and clear errors.
+The templates themselves are tested one by one in test_hls_templates.py."""
 import json
 import math
 import os
@@ -16,7 +18,6 @@ import bnn_zoo
 from lce_convert import hls
 from lce_convert.errors import HlsUnsupportedError, InvalidModelError, LceConvertError
 from lce_convert.hls import exact
-from lce_convert.hls.exact import Chain, INF
 
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="C-simulation needs g++")
 
@@ -26,97 +27,6 @@ def _ap_types_or_skip():
         return hls.api.ap_types_dir()
     except LceConvertError as e:
         pytest.skip(str(e))
-
-
-# --- thresholds: exact rule against brute-force enumeration ------------------------------------
-
-def _brute_tau(K, chain):
-    """Smallest p with y(K - 2p) < 0 given the flip convention of binary_tau, by enumeration of
-    every accumulator value in exact rationals."""
-    flip = chain.M < 0
-    bits = []
-    for p in range(K + 1):
-        conv = K - 2 * p
-        y = chain.value(-conv if flip else conv)
-        bits.append(y < 0)
-    return bits, flip
-
-
-def _check_tau(K, chain):
-    tau, flip = exact.binary_tau(K, chain)
-    bits, bflip = _brute_tau(K, chain)
-    assert flip == bflip
-    assert 0 <= tau <= K + 1
-    assert bits == [p >= tau for p in range(K + 1)], (K, chain.M, chain.B, tau)
-    # narrowest unsigned container for [0, K+1]
-    assert exact.uint_bits(K + 1) == max(1, (K + 1).bit_length())
-
-
-@pytest.mark.parametrize("K", [1, 2, 9, 63, 64, 1152, 4608])
-def test_binary_thresholds_match_brute_force(K):
-    rng = np.random.default_rng(K)
-    f32 = np.float32
-    scales = [f32(1.0), f32(-1.0), f32(0.0), f32(-0.0), f32(1e-30), f32(-1e-30), f32(1e-38), f32(3e38),
-              f32(0.37), f32(-2.5e-7)]
-    biases = [f32(0.0), f32(1e30), f32(-1e30), f32(0.5), f32(-0.5), f32(K / 3), f32(-K / 7), f32(1e-45)]
-    cases = [(m, b) for m in scales for b in biases]
-    cases += [(f32(rng.normal() * 10 ** rng.uniform(-8, 3)), f32(rng.normal() * 10 ** rng.uniform(-6, 4)))
-              for _ in range(40)]
-    for m, b in cases:
-        for lo, hi in ((-INF, INF), (0, INF), (0, 6), (-1, 1)):
-            ch = Chain().clamp(lo, hi).mul(exact.exact(m)).add(exact.exact(b))
-            _check_tau(K, ch)
-
-
-def test_thresholds_at_ties_and_parity():
-    # y = conv*m + b with -b/m exactly on an achievable conv value: a tie gives +1 (bit 0).
-    for K in (8, 9):
-        for t in range(-K, K + 1):
-            ch = Chain().mul(Fraction(1, 4)).add(Fraction(-t, 4))
-            tau, _ = exact.binary_tau(K, ch)
-            for p in range(K + 1):
-                assert (p >= tau) == (K - 2 * p < t)
-
-
-def test_thresholds_agree_with_the_converter():
-    """Two independent exact implementations: the HLS lowering's (Python, Fraction) and the
-    converter's (C++, APInt) give the same thresholds for non-negative multipliers."""
-    from lce_convert import _core
-    rng = np.random.default_rng(7)
-    for _ in range(300):
-        K = int(rng.integers(1, 5000))
-        m = np.float32(abs(rng.normal()) * 10 ** rng.uniform(-6, 2))
-        b = np.float32(rng.normal() * 10 ** rng.uniform(-3, 4))
-        lo, hi = [(-K, K), (0, K), (0, min(6, K)), (-1, 1)][int(rng.integers(4))]
-        ch = Chain().clamp(lo, hi).mul(exact.exact(m)).add(exact.exact(b))
-        tau, flip = exact.binary_tau(K, ch)
-        assert not flip
-        assert tau == _core.bitpacked_threshold(K, lo, hi, float(m), float(b)) + 1
-
-
-def test_chain_collapse_is_exact():
-    rng = np.random.default_rng(3)
-    for _ in range(200):
-        ch, steps = Chain(), []
-        for _ in range(int(rng.integers(1, 6))):
-            kind = int(rng.integers(3))
-            if kind == 0:
-                v = exact.exact(np.float32(rng.normal() * 3))
-                ch.mul(v)
-                steps.append(("mul", v))
-            elif kind == 1:
-                v = exact.exact(np.float32(rng.normal() * 3))
-                ch.add(v)
-                steps.append(("add", v))
-            else:
-                lo, hi = sorted(exact.exact(np.float32(v)) for v in rng.normal(0, 3, 2))
-                ch.clamp(lo, hi)
-                steps.append(("clamp", lo, hi))
-        for v in range(-20, 21):
-            y = Fraction(v)
-            for s in steps:
-                y = y * s[1] if s[0] == "mul" else y + s[1] if s[0] == "add" else min(max(y, s[1]), s[2])
-            assert ch.value(v) == y
 
 
 def test_fixed_types_and_literals():
@@ -180,8 +90,10 @@ def test_zoo_csim_matches_cpu_layer_by_layer(name, bitpacked, tmp_path):
     assert "bmvau" in kinds
     for row in project.report["layers"]:
         if row["kind"] in ("bmvau", "fmvau"):
+            # one pipelined loop (window reads overlapped) plus the assumed pipeline fill
             assert row["cycles"] == row["pixels"] * (row["channels_out"] // row["pe"]) * \
-                (row["taps"] * row["channels_in"] // row["groups"] // row["simd"])
+                (row["taps"] * row["channels_in"] // row["groups"] // row["simd"]) + \
+                4 + max(1, math.ceil(math.log2(row["simd"])))
 
 
 @needs_gxx
@@ -208,9 +120,10 @@ def test_folding_targets():
     ii_fast = max(u.cycles() for u in fast.mvaus())
     assert ii_fast < max(u.cycles() for u in slow.mvaus())
     from lce_convert.hls import folding
-    small = folding.report(hls.lower(model, lut_budget=8000))["totals"]
+    # (the cheapest folding of this design is estimated at about 10.6k LUTs)
+    small = folding.report(hls.lower(model, lut_budget=12000))["totals"]
     big = folding.report(hls.lower(model, lut_budget=40000))["totals"]
-    assert small["lut_estimate"] <= 8000 and big["lut_estimate"] <= 40000
+    assert small["lut_estimate"] <= 12000 and big["lut_estimate"] <= 40000
     assert big["initiation_interval_cycles"] < small["initiation_interval_cycles"]
     with pytest.raises(LceConvertError, match="budget"):
         hls.lower(model, lut_budget=10)
@@ -222,13 +135,19 @@ def test_estimates_golden():
     rep = folding.report(hls.lower(converted("binary_mlp", True)))
     rows = {r["name"]: r for r in rep["layers"]}
     b0 = rows["bconv0"]  # 96 -> 70 binary dense, PE 1, SIMD 32: WMEM = 70*96/32 = 210
-    assert (b0["pe"], b0["simd"], b0["cycles"]) == (1, 32, 210)
-    acc_w = (96 + 1).bit_length()
+    # 210 loop iterations + the assumed fill (4 + log2(SIMD))
+    assert (b0["pe"], b0["simd"], b0["cycles"]) == (1, 32, 210 + 4 + 5)
+    acc_w = 96 .bit_length() + 1  # the signed +-1 dot product in [-96, 96]
     lut = 300 + 1.1 * (2 * 32 + 2 * 63 + 2 * acc_w + acc_w * math.ceil(70 / 64))
-    assert b0["lut_estimate"] == int(round(lut)) and b0["bram18_estimate"] == 32 and b0["dsp_estimate"] == 0
+    assert b0["lut_estimate"] == int(round(lut)) and b0["bram18_estimate"] == 32
+    assert b0["dsp_estimate"] == 1  # its float output stage: one multiplier per PE (BN scale)
+    swu = rows["bconv0_swu"]  # a 1x1 window on one pixel: 1 read + 1 tap + 2 loop fills of 3
+    assert swu["cycles"] == 1 + 1 + 2 * 3
     t = rep["totals"]
     assert t["initiation_interval_cycles"] == max(r["cycles"] for r in rep["layers"])
-    assert "estimate" in t["note"]
+    assert "estimate" in t["note"] and "window reads" in t["cycle_note"] and "fill" in t["cycle_note"]
+    assert t["part_resources"] == dict(lut=70560, bram18=432, dsp=360) and t["fits"]
+    assert t["utilization"]["lut"] == t["lut_estimate"] / 70560
 
 
 # --- emitted project: compiles, testbench returns 0 -----------------------------------------
@@ -296,7 +215,10 @@ def test_thresholds_near_2_pow_24_are_exact(tmp_path):
         rows.append([base, base, base, base + frac / 4])
     x = np.array(rows)
     _, traces = hls.csim(p, x, trace=True)
-    signs = [u for u in p.design.units if u.kind == "fmvau"][0].name
+    # the dense layer's exact value (saturated to the intermediate type: its sign is kept),
+    # then the lq.Quantize's sign unit
+    assert [u.kind for u in p.design.units][:3] == ["swu", "fmvau", "sign"]
+    signs = [u for u in p.design.units if u.kind == "sign"][0].name
     bits = traces[signs].reshape(len(rows), -1)[:, 0]
     for (a, b, c, d), w in zip(rows, bits):
         acc = Fraction(a) + Fraction(b) + Fraction(c) + Fraction(d)
@@ -402,8 +324,12 @@ def test_unsupported_layer_is_named_and_float_models_lower():
     import lce_convert
     m = tf.keras.Sequential([tf.keras.Input((4, 4, 2)), tf.keras.layers.Conv2D(4, 3, name="conv"),
                              tf.keras.layers.Activation("tanh", name="squash"), tf.keras.layers.Dense(3)])
-    with pytest.raises(HlsUnsupportedError, match="(?i)layer .*squash.*tanh"):
+    with pytest.raises(HlsUnsupportedError, match="(?i)layer .*squash.*tanh") as e:
         hls.lower(lce_convert.convert_keras_model(m))
+    # the message lists what does lower
+    assert "ops that lower:" in str(e.value)
+    for op in ("lq.Bconv2d", "lq.BMaxPool2d", "lq.Quantize", "tfl.concatenation", "tfl.conv_2d", "tfl.softmax"):
+        assert op in str(e.value)
     # no binary layer, a final softmax: a fixed-point design whose softmax runs on the host
     m = tf.keras.Sequential([tf.keras.Input((4, 4, 2)), tf.keras.layers.Conv2D(4, 3), tf.keras.layers.Softmax()])
     d = hls.lower(lce_convert.convert_keras_model(m))
@@ -479,3 +405,149 @@ def test_dequantized_bits_feed_a_fixed_point_classifier(tmp_path):
             assert r["mismatches"] == 0, r
         elif "max_abs_cpu" in r:
             assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
+
+
+# --- the design follows the converted graph, one op to one unit --------------------------------
+
+def _graph_ops(model):
+    from lce_convert import mlir
+    return [(layer["op"], layer["results"][0]["id"], layer["results"][0]["type"]["elem"])
+            for layer in mlir.import_tflite(model).layers()]
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_design_follows_the_converted_graph(name):
+    """Every op of the converted graph is one unit (plus its sliding window and forks; a
+    reshape that keeps the layout is none), so the bitpacked-activations flag changes the
+    design exactly where it changes the graph."""
+    designs, graphs = {}, {}
+    for bitpacked in (True, False):
+        model = converted(name, bitpacked)
+        graphs[bitpacked] = _graph_ops(model)
+        designs[bitpacked] = hls.lower(model, part="xczu9eg-ffvb1156-2-e")
+        units = [u for u in designs[bitpacked].units if u.kind not in ("swu", "fork")]
+        values = [u.output.cpu_tensor[0] for u in units]  # the op result each unit computes
+        assert len(values) == len(set(values))  # no op became two units
+        for op, value, _ in graphs[bitpacked]:
+            if op != "tfl.reshape":
+                assert values.count(value) == 1, (op, value)
+        elem = {v: e for _, v, e in graphs[bitpacked]}
+        for u in units:  # thresholds exactly where the graph has bitpacked output
+            if u.kind == "bmvau":
+                assert (u.thresholds is not None) == (elem[u.output.cpu_tensor[0]] == "i32")
+    same_graph = [(o, e) for o, _, e in graphs[True]] == [(o, e) for o, _, e in graphs[False]]
+    kinds = {bp: [(u.kind, u.thresholds is not None if u.kind == "bmvau" else None) for u in designs[bp].units]
+             for bp in (True, False)}
+    assert (kinds[True] == kinds[False]) == same_graph
+    if name == "maxpool_binary":  # max-pool on bits and thresholds only with bitpacked activations
+        assert not same_graph
+        assert "bmaxpool" in [k for k, _ in kinds[True]] and "maxpool" not in [k for k, _ in kinds[True]]
+        assert "maxpool" in [k for k, _ in kinds[False]] and ("bmvau", True) not in kinds[False]
+
+
+# --- DenseNet-style: concatenation, zero padding with odd channel counts ----------------------
+
+def _densenet_like(seed=21):
+    """BinaryDenseNet blocks (x = concat(x, BN(QuantConv(x)))) growing 15 -> 22 -> 29 channels,
+    then binary convs to 10, 9 and 8 channels, all zero-padded: odd channel counts per group at
+    15, 29 and 9 (float output: the converter thresholds zero-padded convs only at even counts,
+    which `mid` has, with lce_compatible=False)."""
+    import tensorflow as tf
+    import larq as lq
+    tf.keras.utils.set_random_seed(seed)
+    L = tf.keras.layers
+    q = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
+             use_bias=False, padding="same")
+    x = inp = tf.keras.Input((8, 8, 3))
+    x = L.Conv2D(15, 3, padding="same", use_bias=False, name="stem")(x)
+    x = L.BatchNormalization()(x)
+    for i in range(2):
+        y = lq.layers.QuantConv2D(7, 3, name="dense_block%d" % i, **q)(x)
+        y = L.BatchNormalization()(y)
+        x = L.Concatenate(name="concat%d" % i)([x, y])
+    x = lq.layers.QuantConv2D(10, 3, name="transition", **q)(x)
+    x = L.BatchNormalization()(x)
+    x = lq.layers.QuantConv2D(9, 3, name="mid", **q)(x)
+    x = L.BatchNormalization()(x)
+    x = lq.layers.QuantConv2D(8, 3, name="last", **q)(x)
+    x = L.BatchNormalization()(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10, name="logits")(x)
+    model = tf.keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            c = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.5, c).astype(np.float32),
+                               rng.normal(0, 0.5, c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)])
+    return model
+
+
+@needs_gxx
+@pytest.mark.parametrize("bitpacked", [True, False])
+def test_densenet_concat_and_odd_zero_padding_match_cpu(bitpacked, tmp_path):
+    _ap_types_or_skip()
+    import lce_convert
+    model = bytes(lce_convert.convert_keras_model(_densenet_like(), lce_compatible=False,
+                                                  experimental_enable_bitpacked_activations=bitpacked))
+    project = hls.export(model, str(tmp_path / "prj"))
+    units = project.design.units
+    assert [u.kind for u in units].count("concat") == 2
+    zero_padded = [u for u in units if u.kind == "bmvau" and u.zero_pad]
+    assert sorted(u.cg for u in zero_padded) == [9, 10, 15, 22, 29]  # odd counts: 9, 15, 29
+    # thresholded bits from a zero-padded conv exactly when the converter made them
+    assert [u.cg for u in zero_padded if u.thresholds is not None] == ([10] if bitpacked else [])
+    x = _grid_inputs((8, 8, 3), 3, seed=4)
+    rows = hls.compare(project, model, x)
+    bits = 0
+    for r in rows:
+        assert "error" not in r, r
+        if r["kind"] == "bits":
+            assert r["mismatches"] == 0, r
+            bits += 1
+        elif "max_abs_cpu" in r:
+            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
+    assert bits >= 4
+    assert {r["source"] for r in rows if r["name"].startswith("concat")}  # the concatenations are compared
+
+
+# --- "convert it first" ---------------------------------------------------------------------
+
+def test_unconverted_models_are_refused_with_convert_first():
+    import tensorflow as tf
+    import larq as lq
+    m = tf.keras.Sequential([tf.keras.Input((6, 6, 4)),
+                             lq.layers.QuantConv2D(8, 3, input_quantizer="ste_sign", kernel_quantizer="ste_sign",
+                                                   kernel_constraint="weight_clip", use_bias=False)])
+    with pytest.raises(LceConvertError, match="convert it first"):
+        hls.lower(m)
+    plain = tf.lite.TFLiteConverter.from_keras_model(m).convert()  # TensorFlow's converter, not ours
+    with pytest.raises(HlsUnsupportedError, match="(?i)not been converted.*tfl.sign.*convert it first"):
+        hls.lower(plain)
+
+
+# --- estimates against the part ---------------------------------------------------------------
+
+def test_estimates_are_checked_against_the_part():
+    import warnings
+    from lce_convert.hls import folding
+    model = converted("quicknet_like", True)
+    with pytest.warns(hls.HlsFitWarning, match="does not fit xczu3eg.*DSP"):
+        d = hls.lower(model)
+    t = folding.report(d)["totals"]
+    assert t["dsp_estimate"] > 360 and t["fits"] is False
+    assert "DOES NOT FIT" in folding.format_report(folding.report(d))
+    # lut_budget refolds within the budget and the part's LUT/BRAM/DSP
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hls.HlsFitWarning)
+        d = hls.lower(model, lut_budget=60000)
+    t = folding.report(d)["totals"]
+    assert t["fits"] and t["lut_estimate"] <= 60000 and t["dsp_estimate"] <= 360
+    # a larger part fits the default folding; an unknown part is said to be unchecked
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hls.HlsFitWarning)
+        d = hls.lower(model, part="xczu9eg-ffvb1156-2-e")
+    assert folding.report(d, part="xczu9eg-ffvb1156-2-e")["totals"]["fits"]
+    d = hls.lower(model, part="xc7a35t-cpg236-1")
+    rep = folding.report(d, part="xc7a35t-cpg236-1")
+    assert rep["totals"]["fits"] is None and "not checked" in rep["totals"]["fit_notes"][0]

@@ -7,10 +7,16 @@
 // - A fixed-point pixel is a vec<T, C>.
 // - Every unit processes one frame per call and streams one pixel (or one window tap) per
 //   transfer, in raster order, so that the top function can be a #pragma HLS DATAFLOW region.
-// - Binary matrix-vector units accumulate p = popcount(x XOR w) over the window (a zero-padded
-//   tap word of SIMD bits adds SIMD/2, i.e. it contributes 0 to the +-1 dot product
-//   conv = K - 2p). Thresholded output writes bit 1 (-1) iff p >= tau, tau in [0, K+1], held in
-//   the narrowest unsigned type for K+1 and compared in a type that holds both.
+// - One matrix-vector unit (mvau) for every convolution and dense layer; a dot-product policy
+//   says what one SIMD step adds to a neuron's accumulator (BinaryDot: the +-1 dot product
+//   SIMD - 2*popcount(x XOR w); FixedDot: the exact sum of w*x), an output stage what a
+//   finished accumulator becomes (bits by a threshold, or a fixed-point value).
+// - Binary units accumulate conv = the +-1 dot product over the window. A zero-padded tap
+//   (flagged pad by the sliding-window unit) adds nothing: that is the CPU's
+//   K - 2*accum - corr with corr = C_g - 2*popcount(w_tap) per padded tap (semantics.md),
+//   for any channel count. One padding sends all-zero words (+1) as data.
+// - Thresholded output uses the converter's integers as the CPU does: bit 1 (-1) iff
+//   accum_eff > t with accum_eff = (K - conv)/2, i.e. K - conv > 2t.
 // - Accumulators are wide enough never to wrap (widths chosen by the lowering); rounding and
 //   saturation happen only where a value is cast to a layer's output type.
 #ifndef LCE_HLS_H
@@ -84,6 +90,15 @@ inline ap_uint<W> bits_at(const uint64_t *words, int offset) {
   return r;
 }
 
+// A fixed-point weight from its raw two's-complement bits (weights are emitted as int64 raw
+// values: fast to compile, exact).
+template <class WT, int W>
+inline WT from_raw(int64_t raw) {
+  WT x;
+  x.range(W - 1, 0) = ap_int<64>(raw).range(W - 1, 0);
+  return x;
+}
+
 // Sliding-window unit with padding: a line buffer of (KH-1)*DH+1 rows; emits KH*KW taps per
 // output pixel (tap order ky, kx: the same as the filters' OHWI layout). PAD_IS_DATA: padded
 // taps are valid all-zero words (one padding of binary data: bit 0 is +1); otherwise they are
@@ -126,94 +141,85 @@ void swu(hls::stream<T> &in, hls::stream<tap<T> > &out) {
     }
 }
 
-// Binary max-pool: +1 wins, so in bits (1 = -1) the max is the AND of the window's valid taps.
-template <int C, int PIXELS, int TAPS>
-void bmaxpool(hls::stream<tap<ap_uint<C> > > &in, hls::stream<ap_uint<C> > &out) {
-  for (int p = 0; p < PIXELS; ++p) {
-    ap_uint<C> acc = ~ap_uint<C>(0);
-    for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-      const tap<ap_uint<C> > x = in.read();
-      if (!x.pad) acc &= x.data;
-    }
-    out.write(acc);
+// Clamp to [LO, HI] (either end optional): a fused activation.
+template <bool HAS_LO, int LO, bool HAS_HI, int HI>
+struct Clamp {
+  template <class T>
+  static T apply(T z) {
+    if (HAS_LO && z < T(LO)) z = T(LO);
+    if (HAS_HI && z > T(HI)) z = T(HI);
+    return z;
   }
-}
+};
+typedef Clamp<false, 0, false, 0> NoClamp;
 
-// Max-pool of fixed-point values over the window's valid taps (TF ignores padded taps).
-template <class T, int C, int PIXELS, int TAPS>
-void maxpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<T, C> > &out) {
-  for (int p = 0; p < PIXELS; ++p) {
-    vec<T, C> acc;
-    bool first = true;
-    for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-      const tap<vec<T, C> > x = in.read();
-      if (x.pad) continue;
-      for (int c = 0; c < C; ++c) {
-#pragma HLS UNROLL
-        if (first || x.data.v[c] > acc.v[c]) acc.v[c] = x.data.v[c];
-      }
-      first = false;
-    }
-    out.write(acc);
+// --- dot-product policies of the matrix-vector unit ----------------------------------------
+// Each has acc_t and step(x, c0, row, s0): the contribution of SIMD input channels starting at
+// channel c0 of the tap word x, against weight row `row` (= o*TAPS + t) from position s0.
+
+// Binary: SIMD - 2*popcount(x XOR w), the +-1 dot product of SIMD channels. Weights: row r holds
+// CG bits at bit offset r*WPR*64 of `w` (WPR 64-bit words per row).
+template <int SIMD, int WPR, class AccT>
+struct BinaryDot {
+  typedef AccT acc_t;
+  const uint64_t *w;
+  BinaryDot(const uint64_t *weights) : w(weights) {}
+  template <int CI>
+  acc_t step(const ap_uint<CI> &x, int c0, int row, int s0) const {
+    const ap_uint<SIMD> xv = x.range(c0 + SIMD - 1, c0);
+    const ap_uint<SIMD> wv = bits_at<SIMD>(w, row * WPR * 64 + s0);
+    return acc_t(SIMD) - acc_t(2) * acc_t(popcount<SIMD>(xv ^ wv));
   }
-}
-
-// Output stages ("activations") of the matrix-vector units. Each has out_t and
-// set(out, channel, acc).
-
-// Binary thresholds in the popcount domain: bit 1 (-1) iff p >= tau.
-template <int C, class AccT, class ThrT, class CmpT>
-struct ThresholdGE {
-  typedef ap_uint<C> out_t;
-  const ThrT *tau;
-  ThresholdGE(const ThrT *t) : tau(t) {}
-  void set(out_t &o, int c, const AccT &acc) const { o[c] = (CmpT(acc) >= CmpT(tau[c])) ? 1 : 0; }
 };
 
-// Thresholds on a fixed-point accumulator: bit 1 (-1) iff acc < T.
-template <int C, class AccT, class ThrT>
-struct ThresholdLT {
+// Fixed point: the exact sum of w*x (AccT is wide enough never to wrap). Weights: raw WT bits
+// w[row*CG + s].
+template <int SIMD, int CG, class WT, int WW, class AccT>
+struct FixedDot {
+  typedef AccT acc_t;
+  const int64_t *w;
+  FixedDot(const int64_t *weights) : w(weights) {}
+  template <class XT, int CI>
+  acc_t step(const vec<XT, CI> &x, int c0, int row, int s0) const {
+    acc_t s = 0;
+    for (int i = 0; i < SIMD; ++i) {
+#pragma HLS UNROLL
+      s += acc_t(from_raw<WT, WW>(w[row * CG + s0 + i]) * x.v[c0 + i]);
+    }
+    return s;
+  }
+};
+
+// --- output stages: out_t and set(out, channel, acc) ---------------------------------------
+
+// Bitpacked output with the converter's integer thresholds: bit 1 (-1) iff
+// accum_eff > thr[c], accum_eff = (K - conv)/2, evaluated as K - conv > 2*thr[c] (integers, so
+// a half-integer accum_eff from zero padding with an odd channel count is exact).
+template <int C, int K, class AccT, class ThrT, class CmpT>
+struct ThresholdGT {
   typedef ap_uint<C> out_t;
   const ThrT *thr;
-  ThresholdLT(const ThrT *t) : thr(t) {}
-  void set(out_t &o, int c, const AccT &acc) const { o[c] = (acc < thr[c]) ? 1 : 0; }
+  ThresholdGT(const ThrT *t) : thr(t) {}
+  void set(out_t &o, int c, const AccT &acc) const {
+    o[c] = (CmpT(K) - CmpT(acc) > CmpT(2) * CmpT(thr[c])) ? 1 : 0;
+  }
 };
 
-// Fixed-point output: y = clamp(v * M + B, L, H) evaluated exactly in ZT, then cast to OutT
-// (the only rounding/saturation, with OutT's modes). For binary units v = K - 2p (CONV_K = K);
-// for fixed-point units v = acc (CONV_K = 0).
-template <int C, int CONV_K, class AccT, class VT, class MT, class BT, class ZT, class OutT>
+// Fixed-point output: z = Post(Pre(v) * M[c] + B[c]) evaluated exactly in ZT, then cast to OutT
+// (the only rounding/saturation, with OutT's modes). A Bconv2d's float output is
+// clamp(conv, lo, hi) * multiplier + bias (Pre = the fused activation); a float convolution's
+// is clamp(acc + bias) (Post = the fused activation); a mul/add by constants is x*M + B.
+template <int C, class AccT, class MT, class BT, class ZT, class OutT, class Pre, class Post>
 struct Affine {
   typedef vec<OutT, C> out_t;
   const MT *M;
   const BT *B;
-  const ZT *L, *H;
-  const bool *hasL, *hasH;
-  Affine(const MT *m, const BT *b, const ZT *l, const ZT *h, const bool *hl, const bool *hh)
-      : M(m), B(b), L(l), H(h), hasL(hl), hasH(hh) {}
+  Affine(const MT *m, const BT *b) : M(m), B(b) {}
   void set(out_t &o, int c, const AccT &acc) const {
-    VT v;
-    if (CONV_K > 0)
-      v = VT(CONV_K) - VT(2) * VT(acc);
-    else
-      v = acc;
-    ZT z = ZT(v) * ZT(M[c]) + ZT(B[c]);
-    if (hasL[c] && z < L[c]) z = L[c];
-    if (hasH[c] && z > H[c]) z = H[c];
-    o.v[c] = OutT(z);
+    const AccT v = Pre::apply(acc);
+    o.v[c] = OutT(Post::apply(ZT(ZT(v) * ZT(M[c]) + ZT(B[c]))));
   }
 };
-
-// The TAPS taps of one output pixel's window, as the matrix-vector units buffer them.
-template <int TAPS, class T>
-inline void read_window(hls::stream<tap<T> > &in, tap<T> win[TAPS]) {
-  for (int t = 0; t < TAPS; ++t) {
-#pragma HLS PIPELINE II = 1
-    win[t] = in.read();
-  }
-}
 
 // Output stage of one neuron fold: channels nf*PE .. nf*PE + PE-1.
 template <int PE, class Act, class AccT>
@@ -224,85 +230,121 @@ inline void activate(const Act &act, typename Act::out_t &o, int nf, const AccT 
   }
 }
 
-// Binary (XNOR-popcount) matrix-vector unit with PE/SIMD folding over a window of TAPS taps of
-// CI channels, GROUPS groups (CG = CI/GROUPS channels each). Weights: for output channel o and
-// tap t, CG bits at bit offset ((o*TAPS + t) * WPR) * 64 of `w` (WPR 64-bit words per row).
-// Channel o = nf*PE + pe. Cycles per pixel: (CO/PE) * (TAPS*CG/SIMD).
-template <int CI, int CO, int TAPS, int GROUPS, int SIMD, int PE, int WPR, int PIXELS, class AccT, class Act>
-void bmvau(hls::stream<tap<ap_uint<CI> > > &in, hls::stream<typename Act::out_t> &out, const uint64_t *w,
-           const Act &act) {
+// The matrix-vector unit, with PE/SIMD folding, over a window of TAPS taps of CI channels in
+// GROUPS groups (CG = CI/GROUPS channels each; a depthwise convolution is GROUPS = CI = CO).
+// Output channel o = nf*PE + pe reads the channels of group o / (CO/GROUPS). One loop of
+// PIXELS * NF * SF iterations at II = 1 (NF = CO/PE neuron folds, SF = TAPS*CG/SIMD synapse
+// folds): a tap is read from the stream the first time it is needed (nf = 0), so the window
+// reads overlap the computation; a padded tap (zero padding) contributes nothing.
+template <int CI, int CO, int TAPS, int GROUPS, int SIMD, int PE, int PIXELS, class X, class Dot, class Act>
+void mvau(hls::stream<tap<X> > &in, hls::stream<typename Act::out_t> &out, const Dot &dot, const Act &act) {
+  typedef typename Dot::acc_t acc_t;
   const int CG = CI / GROUPS, COG = CO / GROUPS, SF_TAP = CG / SIMD, SF = TAPS * SF_TAP, NF = CO / PE;
-  for (int p = 0; p < PIXELS; ++p) {
-    tap<ap_uint<CI> > win[TAPS];
-    read_window<TAPS>(in, win);
-    typename Act::out_t o;
-    set_zero(o);
-    for (int nf = 0; nf < NF; ++nf) {
-      AccT acc[PE];
+  tap<X> win[TAPS];
+  acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable = acc complete
-      for (int pe = 0; pe < PE; ++pe) acc[pe] = 0;
-      for (int sf = 0; sf < SF; ++sf) {
+  typename Act::out_t o;
+  set_zero(o);
+  int sf = 0, nf = 0;
+  for (int i = 0; i < PIXELS * NF * SF; ++i) {
 #pragma HLS PIPELINE II = 1
-        const int t = sf / SF_TAP, s0 = (sf % SF_TAP) * SIMD;
-        for (int pe = 0; pe < PE; ++pe) {
+    const int t = sf / SF_TAP, s0 = (sf % SF_TAP) * SIMD;
+    if (nf == 0 && s0 == 0) win[t] = in.read();
+    const tap<X> &x = win[t];
+    for (int pe = 0; pe < PE; ++pe) {
 #pragma HLS UNROLL
-          const int oc = nf * PE + pe, g = oc / COG;
-          if (win[t].pad) {
-            acc[pe] += SIMD / 2;
-          } else {
-            const ap_uint<SIMD> x = win[t].data.range(g * CG + s0 + SIMD - 1, g * CG + s0);
-            const ap_uint<SIMD> wv = bits_at<SIMD>(w, (oc * TAPS + t) * WPR * 64 + s0);
-            acc[pe] += popcount<SIMD>(x ^ wv);
-          }
-        }
-      }
+      const int oc = nf * PE + pe, g = oc / COG;
+      const acc_t prev = sf == 0 ? acc_t(0) : acc[pe];
+      acc[pe] = x.pad ? prev : acc_t(prev + dot.step(x.data, g * CG + s0, oc * TAPS + t, s0));
+    }
+    if (sf == SF - 1) {
       activate<PE>(act, o, nf, acc);
+      if (nf == NF - 1) out.write(o);
+    }
+    if (++sf == SF) {
+      sf = 0;
+      if (++nf == NF) nf = 0;
+    }
+  }
+}
+
+// Per-element output stage on a fixed-point stream (mul/add/sub by constants, ReLU variants).
+template <class XT, int C, int PIXELS, class Act>
+void pointwise(hls::stream<vec<XT, C> > &in, hls::stream<typename Act::out_t> &out, const Act &act) {
+  for (int p = 0; p < PIXELS; ++p) {
+#pragma HLS PIPELINE II = 1
+    const vec<XT, C> x = in.read();
+    typename Act::out_t o;
+    for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+      act.set(o, c, x.v[c]);
     }
     out.write(o);
   }
 }
 
-// A fixed-point weight from its raw two's-complement bits (weights are emitted as int64 raw
-// values: fast to compile, exact).
-template <class WT, int W>
-inline WT from_raw(int64_t raw) {
-  WT x;
-  x.range(W - 1, 0) = ap_int<64>(raw).range(W - 1, 0);
-  return x;
+// Binary max-pool: +1 wins, so in bits (1 = -1) the max is the AND of the window's valid taps.
+template <int C, int PIXELS, int TAPS>
+void bmaxpool(hls::stream<tap<ap_uint<C> > > &in, hls::stream<ap_uint<C> > &out) {
+  ap_uint<C> acc = ~ap_uint<C>(0);
+  for (int i = 0; i < PIXELS * TAPS; ++i) {
+#pragma HLS PIPELINE II = 1
+    const int t = i % TAPS;
+    const tap<ap_uint<C> > x = in.read();
+    const ap_uint<C> prev = t == 0 ? ap_uint<C>(~ap_uint<C>(0)) : acc;
+    acc = x.pad ? prev : ap_uint<C>(prev & x.data);
+    if (t == TAPS - 1) out.write(acc);
+  }
 }
 
-// Fixed-point matrix-vector unit (the non-binary first layer, a fixed-point classifier):
-// acc = sum over taps and channels of w * x, exact in AccT; padded taps contribute 0.
-// Weights: raw WT bits w[(o*TAPS + t)*CI + c].
-template <int CI, int CO, int TAPS, int SIMD, int PE, int PIXELS, class XT, class WT, int WW, class AccT, class Act>
-void fmvau(hls::stream<tap<vec<XT, CI> > > &in, hls::stream<typename Act::out_t> &out, const int64_t *w,
-           const Act &act) {
-  const int SF_TAP = CI / SIMD, SF = TAPS * SF_TAP, NF = CO / PE;
-  for (int p = 0; p < PIXELS; ++p) {
-    tap<vec<XT, CI> > win[TAPS];
-    read_window<TAPS>(in, win);
-    typename Act::out_t o;
-    set_zero(o);
-    for (int nf = 0; nf < NF; ++nf) {
-      AccT acc[PE];
-#pragma HLS ARRAY_PARTITION variable = acc complete
-      for (int pe = 0; pe < PE; ++pe) acc[pe] = 0;
-      for (int sf = 0; sf < SF; ++sf) {
+// Max-pool of fixed-point values over the window's valid taps (TF ignores padded taps; every
+// window has at least one valid tap).
+template <class T, int C, int PIXELS, int TAPS>
+void maxpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<T, C> > &out) {
+  vec<T, C> acc;
+  bool first = true;
+  for (int i = 0; i < PIXELS * TAPS; ++i) {
 #pragma HLS PIPELINE II = 1
-        const int t = sf / SF_TAP, c0 = (sf % SF_TAP) * SIMD;
-        if (win[t].pad) continue;
-        for (int pe = 0; pe < PE; ++pe) {
+    const int t = i % TAPS;
+    const tap<vec<T, C> > x = in.read();
+    if (t == 0) first = true;
+    if (!x.pad) {
+      for (int c = 0; c < C; ++c) {
 #pragma HLS UNROLL
-          const int oc = nf * PE + pe;
-          for (int s = 0; s < SIMD; ++s) {
-#pragma HLS UNROLL
-            acc[pe] += AccT(from_raw<WT, WW>(w[(oc * TAPS + t) * CI + c0 + s]) * win[t].data.v[c0 + s]);
-          }
-        }
+        if (first || x.data.v[c] > acc.v[c]) acc.v[c] = x.data.v[c];
       }
-      activate<PE>(act, o, nf, acc);
+      first = false;
     }
-    out.write(o);
+    if (t == TAPS - 1) out.write(acc);
+  }
+}
+
+// Average pool (also a global mean: one window over the whole map): the exact sum of the valid
+// taps times recip[count] (1/count, exact for powers of two), cast once to OutT.
+template <class T, class SumT, class RecT, class OutT, int C, int PIXELS, int TAPS>
+void avgpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<OutT, C> > &out, const RecT *recip) {
+  SumT sum[C];
+#pragma HLS ARRAY_PARTITION variable = sum complete
+  int n = 0;
+  for (int i = 0; i < PIXELS * TAPS; ++i) {
+#pragma HLS PIPELINE II = 1
+    const int t = i % TAPS;
+    const tap<vec<T, C> > x = in.read();
+    if (t == 0) n = 0;
+    if (!x.pad) ++n;
+    for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+      const SumT prev = t == 0 ? SumT(0) : sum[c];
+      sum[c] = x.pad ? prev : SumT(prev + SumT(x.data.v[c]));
+    }
+    if (t == TAPS - 1) {
+      vec<OutT, C> o;
+      for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+        o.v[c] = OutT(sum[c] * recip[n]);
+      }
+      out.write(o);
+    }
   }
 }
 
@@ -320,8 +362,8 @@ void fork2(hls::stream<T> &in, hls::stream<T> &a, hls::stream<T> &b) {
 }
 
 // Element-wise sum of two fixed-point streams, exact in TO (the lowering makes TO wide enough),
-// then an optional clamp to [LO, HI] (a fused ReLU variant).
-template <class TA, class TB, class TO, int C, int PIXELS, bool HAS_LO, int LO, bool HAS_HI, int HI>
+// then the fused activation.
+template <class TA, class TB, class TO, int C, int PIXELS, class Post>
 void add(hls::stream<vec<TA, C> > &a, hls::stream<vec<TB, C> > &b, hls::stream<vec<TO, C> > &out) {
   for (int p = 0; p < PIXELS; ++p) {
 #pragma HLS PIPELINE II = 1
@@ -330,66 +372,37 @@ void add(hls::stream<vec<TA, C> > &a, hls::stream<vec<TB, C> > &b, hls::stream<v
     vec<TO, C> o;
     for (int c = 0; c < C; ++c) {
 #pragma HLS UNROLL
-      TO z = TO(x.v[c]) + TO(y.v[c]);
-      if (HAS_LO && z < TO(LO)) z = TO(LO);
-      if (HAS_HI && z > TO(HI)) z = TO(HI);
-      o.v[c] = z;
+      o.v[c] = Post::apply(TO(TO(x.v[c]) + TO(y.v[c])));
     }
     out.write(o);
   }
 }
 
-// Average pool (also a global mean: one window over the whole map): the exact sum of the valid
-// taps times recip[count] (1/count, exact for powers of two), cast once to OutT.
-template <class T, class SumT, class RecT, class OutT, int C, int PIXELS, int TAPS>
-void avgpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<OutT, C> > &out, const RecT *recip) {
+// Concatenation along channels: a's channels, then b's (NHWC). Bits: a's channel count is a
+// multiple of 32 when the CPU concatenates bitpacked words (the lowering checks it).
+template <int CA, int CB, int PIXELS>
+void concat(hls::stream<ap_uint<CA> > &a, hls::stream<ap_uint<CB> > &b, hls::stream<ap_uint<CA + CB> > &out) {
   for (int p = 0; p < PIXELS; ++p) {
-    SumT sum[C];
-#pragma HLS ARRAY_PARTITION variable = sum complete
-    for (int c = 0; c < C; ++c) sum[c] = 0;
-    int n = 0;
-    for (int t = 0; t < TAPS; ++t) {
 #pragma HLS PIPELINE II = 1
-      const tap<vec<T, C> > x = in.read();
-      if (x.pad) continue;
-      ++n;
-      for (int c = 0; c < C; ++c) {
-#pragma HLS UNROLL
-        sum[c] += SumT(x.data.v[c]);
-      }
-    }
-    vec<OutT, C> o;
-    for (int c = 0; c < C; ++c) {
-#pragma HLS UNROLL
-      o.v[c] = OutT(sum[c] * recip[n]);
-    }
-    out.write(o);
+    const ap_uint<CA> x = a.read();
+    const ap_uint<CB> y = b.read();
+    out.write((y, x));
   }
 }
-
-// Depthwise fixed-point convolution (depth multiplier 1): channel c only sees input channel c.
-// Weights: raw WT bits w[c*TAPS + t]. Cycles per pixel: (C/PE) * TAPS.
-template <int C, int TAPS, int PE, int PIXELS, class XT, class WT, int WW, class AccT, class Act>
-void fdwconv(hls::stream<tap<vec<XT, C> > > &in, hls::stream<typename Act::out_t> &out, const int64_t *w,
-             const Act &act) {
+template <class TA, class TB, class TO, int CA, int CB, int PIXELS>
+void concat(hls::stream<vec<TA, CA> > &a, hls::stream<vec<TB, CB> > &b, hls::stream<vec<TO, CA + CB> > &out) {
   for (int p = 0; p < PIXELS; ++p) {
-    tap<vec<XT, C> > win[TAPS];
-    read_window<TAPS>(in, win);
-    typename Act::out_t o;
-    set_zero(o);
-    for (int nf = 0; nf < C / PE; ++nf) {
-      AccT acc[PE];
-      for (int pe = 0; pe < PE; ++pe) acc[pe] = 0;
-      for (int t = 0; t < TAPS; ++t) {
 #pragma HLS PIPELINE II = 1
-        if (win[t].pad) continue;
-        for (int pe = 0; pe < PE; ++pe) {
+    const vec<TA, CA> x = a.read();
+    const vec<TB, CB> y = b.read();
+    vec<TO, CA + CB> o;
+    for (int c = 0; c < CA; ++c) {
 #pragma HLS UNROLL
-          const int c = nf * PE + pe;
-          acc[pe] += AccT(from_raw<WT, WW>(w[c * TAPS + t]) * win[t].data.v[c]);
-        }
-      }
-      activate<PE>(act, o, nf, acc);
+      o.v[c] = TO(x.v[c]);
+    }
+    for (int c = 0; c < CB; ++c) {
+#pragma HLS UNROLL
+      o.v[CA + c] = TO(y.v[c]);
     }
     out.write(o);
   }

@@ -10,5 +10,6 @@ on binary layers.
 
 See docs in kernels/hls/README.md for the units, the exactness rules and the estimates."""
 from .api import HlsProject, compare, csim, export, lower, quantize_input
+from .folding import HlsFitWarning
 
-__all__ = ["HlsProject", "compare", "csim", "export", "lower", "quantize_input"]
+__all__ = ["HlsFitWarning", "HlsProject", "compare", "csim", "export", "lower", "quantize_input"]

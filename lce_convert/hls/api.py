@@ -63,6 +63,10 @@ def _check_config(config):
 
 
 def _model_bytes(model):
+    if hasattr(model, "layers") and hasattr(model, "predict") or type(model).__module__.startswith(("keras", "tf_keras",
+                                                                                                 "tensorflow")):
+        raise LceConvertError("got a %s, not a converted model: convert it first (lce_convert.convert_keras_model"
+                              "(model)), then lower the .tflite bytes" % type(model).__name__)
     if isinstance(model, (str, os.PathLike)):
         with open(model, "rb") as f:
             return f.read()
@@ -76,7 +80,8 @@ def lower(model, **config):
     _check_config(config)
     design = _lower(_model_bytes(model), config)
     _apply_layer_folding(design, config)
-    folding.fold(design, config.get("target_cycles"), config.get("lut_budget"))
+    folding.fold(design, config.get("target_cycles"), config.get("lut_budget"),
+                 config.get("part", folding.DEFAULT_PART))
     return design
 
 
@@ -94,10 +99,8 @@ def _apply_layer_folding(design, config):
                     u.fixed_pe = opts["pe"]
                 if "simd" in opts:
                     if not isinstance(opts["simd"], int) or opts["simd"] < 1 or not u.simd_ok(opts["simd"]):
-                        raise LceConvertError("layer %s: simd=%r must divide the %d input channels per group%s"
-                                              % (u.source, opts["simd"], u.cg,
-                                                 " and be even (zero padding)" if getattr(u, "zero_pad", False)
-                                                 else ""))
+                        raise LceConvertError("layer %s: simd=%r must divide the %d input channels per group"
+                                              % (u.source, opts["simd"], u.cg))
                     u.fixed_simd = opts["simd"]
     for key in layers:
         if key not in used and not any(layer_key_matches(key, u.name, u.source) for u in design.units):
@@ -110,12 +113,14 @@ def export(model, out_dir, **config):
 
     Options: input_type / output_type ('ap_fixed<W,I,Q,O>' strings; the input is quantized to
     input_type, fixed-point outputs are cast to output_type), target_cycles (cycles per frame)
-    or lut_budget (estimated LUTs) for the folding, layers={name: {pe, simd, output_type}},
-    clock_mhz, part (for synth.tcl), max_weight_frac_bits (fixed-point layers)."""
+    or lut_budget (estimated LUTs; the folding also keeps within the part's LUT/BRAM/DSP) for the
+    folding, layers={name: {pe, simd, output_type}}, clock_mhz, part (synth.tcl and the
+    resource check: an HlsFitWarning when the estimate does not fit), max_weight_frac_bits
+    (fixed-point layers)."""
     design = lower(model, **config)
-    meta = _emit.emit(design, out_dir, part=config.get("part", "xczu3eg-sbva484-1-e"),
-                      clock_mhz=float(config.get("clock_mhz", 200.0)))
-    rep = folding.report(design, float(config.get("clock_mhz", 200.0)))
+    part = config.get("part", folding.DEFAULT_PART)
+    meta = _emit.emit(design, out_dir, part=part, clock_mhz=float(config.get("clock_mhz", 200.0)))
+    rep = folding.report(design, float(config.get("clock_mhz", 200.0)), part)
     meta["report"] = rep
     meta["model_output_shape"] = list(design.output_shape)
     meta["model_input_shape"] = list(design.input_shape)
@@ -265,11 +270,12 @@ def _read(path, info, n):
 def _with_outputs(model_bytes, value_ids):
     """The model with the given values (ids of the imported module, as the lowering numbers
     them) added to the main subgraph's outputs (for CPU traces)."""
-    from .. import _tflite_io, mlir
-    desc = mlir.import_tflite(model_bytes)._handle.to_description()
+    from .. import _description, _tflite_io, mlir
+    from .lowering import description
+    desc = description(mlir.import_tflite(model_bytes))
     f = desc["functions"][0]
     f["returns"] = list(f["returns"]) + list(value_ids)
-    desc["attrs"].pop("tfl.signature_defs", None)
+    desc["attrs"].pop(_description.SIGNATURES, None)  # the signature names the old outputs only
     return _tflite_io.write(desc)
 
 

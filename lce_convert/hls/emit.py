@@ -9,16 +9,10 @@
     design.json           shapes and types the Python driver needs, plus the report
 """
 import json
-import math
 import os
 import shutil
-from fractions import Fraction
 
-import numpy as np
-
-from . import exact
-from .exact import Fixed, INF
-from .lowering import Add, AvgPool, BMaxPool, BMvau, Dequantize, FMvau, Flatten, Fork, MaxPool, Sign, Swu
+from .units import Fork, Swu
 
 
 def template_header():
@@ -34,15 +28,10 @@ def template_header():
     raise FileNotFoundError("lce_hls.h not found (reinstall lce_convert)")
 
 
-def _vrange(u):
-    """(lo, hi, F) of the value v an output stage sees: conv = K - 2p for binary units, the exact
-    accumulator for fixed-point units."""
-    if isinstance(u, BMvau):
-        return Fraction(-u.K), Fraction(u.K), 0
-    return u.acc_lo, u.acc_hi, u.acc_type.F
-
-
 class _Emitter:
+    """What the units write into: `params` (params.h), `body` (the top function) and the widest
+    ap_int the code needs."""
+
     def __init__(self, design):
         self.d = design
         self.params, self.body, self.max_width = [], [], 1024
@@ -58,180 +47,13 @@ class _Emitter:
         self.params.append("static const %s %s[%d] = {\n%s\n};" % (ctype, name, max(len(vals), 1),
                                                                    "\n".join(lines) if vals else "    0"))
 
-    # --- output stages ----------------------------------------------------------------------------
-    def affine(self, u, chains, otype, acc_cpp):
-        p = u.name
-        lo, hi, fv = _vrange(u)
-        vt = exact.range_format(lo, hi, fv)
-        Ms = [c.M for c in chains]
-        Bs = [c.B for c in chains]
-        Ls = [c.L for c in chains if c.L != -INF]
-        Hs = [c.H for c in chains if c.H != INF]
-        mt, bt = exact.format_for(Ms), exact.format_for(Bs)
-        fz = max([fv + mt.F, bt.F] + [exact.frac_bits(x) for x in Ls + Hs])
-        vmax = max(abs(lo), abs(hi))
-        bound = vmax * max(abs(m) for m in Ms) + max(abs(b) for b in Bs)
-        bound = max([bound, vmax, max(abs(m) for m in Ms), max(abs(b) for b in Bs)] + [abs(x) for x in Ls + Hs])
-        zt = exact.range_format(-bound, bound, fz)
-        for t in (vt, mt, bt, zt):
-            self.width(2 * t.W + 2)
-        self.params.append("typedef %s %s_v_t;\ntypedef %s %s_m_t;\ntypedef %s %s_b_t;\ntypedef %s %s_z_t;\n"
-                           "typedef %s %s_out_t;" % (vt.cpp(), p, mt.cpp(), p, bt.cpp(), p, zt.cpp(), p,
-                                                     otype.cpp(), p))
-        self.arr(p + "_m_t", p + "_M", [exact.cpp_literal(m, p + "_m_t") for m in Ms], 4)
-        self.arr(p + "_b_t", p + "_B", [exact.cpp_literal(b, p + "_b_t") for b in Bs], 4)
-        self.arr(p + "_z_t", p + "_L", [exact.cpp_literal(c.L if c.L != -INF else 0, p + "_z_t") for c in chains], 4)
-        self.arr(p + "_z_t", p + "_H", [exact.cpp_literal(c.H if c.H != INF else 0, p + "_z_t") for c in chains], 4)
-        self.arr("bool", p + "_hasL", ["true" if c.L != -INF else "false" for c in chains], 16)
-        self.arr("bool", p + "_hasH", ["true" if c.H != INF else "false" for c in chains], 16)
-        conv_k = u.K if isinstance(u, BMvau) else 0
-        act_t = "lce_hls::Affine<%d, %d, %s, %s_v_t, %s_m_t, %s_b_t, %s_z_t, %s_out_t>" % (
-            u.co, conv_k, acc_cpp, p, p, p, p, p)
-        self.params.append("typedef %s %s_act_t;" % (act_t, p))
-        return "%s_act_t %s_act(%s_M, %s_B, %s_L, %s_H, %s_hasL, %s_hasH);" % (p, p, p, p, p, p, p, p)
-
-    # --- units ------------------------------------------------------------------------------------
-    def unit(self, u):
-        ins = [self.sname(s) for s in u.inputs]
-        out = self.sname(u.output)
-        if isinstance(u, Swu):
-            g, x = u.geom, u.inputs[0]
-            self.call("lce_hls::swu<%s, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %s>(%s, %s);" % (
-                x.pixel_cpp(), g["IH"], g["IW"], g["KH"], g["KW"], g["SH"], g["SW"], g["DH"], g["DW"], g["PT"],
-                g["PL"], g["OH"], g["OW"], "true" if u.pad_is_data else "false", ins[0], out))
-        elif isinstance(u, BMvau):
-            self.bmvau(u, ins[0], out)
-        elif isinstance(u, FMvau):
-            self.fmvau(u, ins[0], out)
-        elif isinstance(u, Fork):
-            a, b = u.outputs
-            self.call("lce_hls::fork2<%s, %d>(%s, %s, %s);" % (u.inputs[0].pixel_cpp(), u.inputs[0].pixels, ins[0],
-                                                              self.sname(a), self.sname(b)))
-        elif isinstance(u, Add):
-            a, b = u.inputs
-            self.call("lce_hls::add<%s, %s, %s, %d, %d, %s, %d, %s, %d>(%s, %s, %s);" % (
-                a.elem_cpp(), b.elem_cpp(), u.output.elem_cpp(), a.channels, a.pixels,
-                "true" if u.lo != -INF else "false", 0 if u.lo == -INF else int(u.lo),
-                "true" if u.hi != INF else "false", 0 if u.hi == INF else int(u.hi), ins[0], ins[1], out))
-        elif isinstance(u, AvgPool):
-            p, x = u.name, u.inputs[0]
-            rt = Fixed(66, 2)
-            recip = []
-            for n in range(u.taps + 1):
-                r = Fraction(1, n) if n else Fraction(0)
-                if r.denominator & (r.denominator - 1):
-                    r = Fraction(round(r * 2 ** 64), 2 ** 64)
-                recip.append(exact.cpp_literal(r, p + "_rec_t"))
-            self.params.append("typedef %s %s_rec_t;\ntypedef %s %s_sum_t;" % (rt.cpp(), p, u.sum_type.cpp(), p))
-            self.arr(p + "_rec_t", p + "_recip", recip, 4)
-            self.width(2 * max(rt.W, u.sum_type.W) + 2)
-            self.call("lce_hls::avgpool<%s, %s_sum_t, %s_rec_t, %s, %d, %d, %d>(%s, %s, %s_recip);" % (
-                x.elem_cpp(), p, p, u.output.elem_cpp(), x.channels, u.output.pixels, u.taps, ins[0], out, p))
-        elif isinstance(u, MaxPool):
-            x = u.output
-            self.call("lce_hls::maxpool<%s, %d, %d, %d>(%s, %s);" % (x.elem_cpp(), x.channels, x.pixels, u.taps,
-                                                                      ins[0], out))
-        elif isinstance(u, BMaxPool):
-            self.call("lce_hls::bmaxpool<%d, %d, %d>(%s, %s);" % (u.output.channels, u.output.pixels, u.taps,
-                                                                   ins[0], out))
-        elif isinstance(u, Sign):
-            x = u.inputs[0]
-            self.call("lce_hls::sign<%s, %d, %d>(%s, %s);" % (x.elem_cpp(), x.channels, x.pixels, ins[0], out))
-        elif isinstance(u, Dequantize):
-            x = u.inputs[0]
-            self.call("lce_hls::dequantize<%d, %d>(%s, %s);" % (x.channels, x.pixels, ins[0], out))
-        elif isinstance(u, Flatten):
-            x = u.inputs[0]
-            self.width(u.output.channels)
-            if x.kind == "bits":
-                self.call("lce_hls::flatten<%d, %d>(%s, %s);" % (x.channels, x.pixels, ins[0], out))
-            else:
-                self.call("lce_hls::flatten<%s, %d, %d>(%s, %s);" % (x.elem_cpp(), x.channels, x.pixels, ins[0],
-                                                                    out))
-        else:  # pragma: no cover
-            raise AssertionError(u)
-        if u.output is not self.d.output and not isinstance(u, (Swu, Fork)):
-            self.body.append("  LCE_TRACE_STREAM(%s, \"%s\");" % (out, u.name))
-
     def call(self, text):
         self.body.append("  " + text)
 
-    def bmvau(self, u, inp, out):
-        p = u.name
-        cg, wpr = u.cg, -(-u.cg // 64)
-        self.width(u.ci)
-        rows = np.zeros((u.co, u.taps, wpr * 64), np.uint8)
-        rows[:, :, :cg] = u.bits
-        words = np.packbits(rows.reshape(-1, 8), axis=1, bitorder="little").reshape(-1, 8)
-        w64 = words.view("<u8").reshape(-1)
-        self.arr("uint64_t", p + "_w", ["0x%016xULL" % int(v) for v in w64], 4)
-        aw = exact.uint_bits(u.K)
-        acc = "ap_uint<%d>" % aw
-        if u.act[0] == "thr":
-            tw = exact.uint_bits(u.K + 1)
-            u.thr_cpp = "ap_uint<%d>" % tw
-            self.params.append("typedef ap_uint<%d> %s_thr_t;" % (tw, p))
-            self.arr(p + "_thr_t", p + "_tau", ["%d" % t for t in u.act[1]], 16)
-            self.params.append("typedef lce_hls::ThresholdGE<%d, %s, %s_thr_t, ap_uint<%d> > %s_act_t;"
-                               % (u.co, acc, p, max(aw, tw), p))
-            inst = "%s_act_t %s_act(%s_tau);" % (p, p, p)
-        else:
-            inst = self.affine(u, u.act[1], u.act[2], acc)
-        self.call("{ static const %s" % inst)
-        self.call("  lce_hls::bmvau<%d, %d, %d, %d, %d, %d, %d, %d, %s>(%s, %s, %s_w, %s_act); }" % (
-            u.ci, u.co, u.taps, u.groups, u.simd, u.pe, wpr, u.pixels, acc, inp, out, p, p))
-
-    def fmvau(self, u, inp, out):
-        p = u.name
-        xt = u.xtype
-        w = list(u.weights)
-        # Channels whose output stage decreases in the accumulator get negated weights (exact),
-        # so every thresholded channel compares acc < T.
-        flips = [u.act[0] == "fthr" and ch.M < 0 for ch in u.act[1]]
-        n = u.taps * u.ci
-        for o in range(u.co):
-            if flips[o]:
-                w[o * n:(o + 1) * n] = [-v for v in w[o * n:(o + 1) * n]]
-        wt = u.wtype
-        if wt.W > 64:
-            raise ValueError("layer %s: weights need %d bits; set max_weight_frac_bits lower" % (u.source, wt.W))
-        F = u.acc_type.F
-        self.width(2 * u.acc_type.W + 2)
-        self.params.append("typedef %s %s_w_t;\ntypedef %s %s_acc_t;" % (wt.cpp(), p, u.acc_type.cpp(), p))
-        raws = [int(v * 2 ** wt.F) for v in w]
-        self.arr("int64_t", p + "_w", ["%dLL" % r if r != -2 ** 63 else "(-0x7fffffffffffffffLL - 1)"
-                                       for r in raws], 8)
-        acc = p + "_acc_t"
-        if u.act[0] == "fthr":
-            at = u.acc_type
-            rmin, rmax = int(at.min() * 2 ** F), int(at.max() * 2 ** F)
-            ts = []
-            for o, ch in enumerate(u.act[1]):
-                c = ch.negated_input() if flips[o] else ch
-                craw = c.copy()
-                craw.M = c.M / Fraction(2) ** F
-                kind, T = exact.sign_set(craw)
-                if kind == "never":
-                    T = rmin
-                elif kind == "always":
-                    T = rmax + 1
-                assert kind != "above"
-                ts.append(min(max(T, rmin), rmax + 1))
-            tt = Fixed(at.W + 1, at.I + 1)
-            self.width(tt.W)
-            self.params.append("typedef %s %s_thr_t;" % (tt.cpp(), p))
-            self.arr(p + "_thr_t", p + "_thr", [exact.cpp_literal(Fraction(t, 2 ** F), p + "_thr_t") for t in ts], 4)
-            self.params.append("typedef lce_hls::ThresholdLT<%d, %s, %s_thr_t> %s_act_t;" % (u.co, acc, p, p))
-            inst = "%s_act_t %s_act(%s_thr);" % (p, p, p)
-        else:
-            inst = self.affine(u, u.act[1], u.act[2], acc)
-        self.call("{ static const %s" % inst)
-        if u.depthwise:
-            self.call("  lce_hls::fdwconv<%d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
-                u.co, u.taps, u.pe, u.pixels, u.inputs[0].elem_cpp(), p, wt.W, acc, inp, out, p, p))
-            return
-        self.call("  lce_hls::fmvau<%d, %d, %d, %d, %d, %d, %s, %s_w_t, %d, %s>(%s, %s, %s_w, %s_act); }" % (
-            u.ci, u.co, u.taps, u.simd, u.pe, u.pixels, u.inputs[0].elem_cpp(), p, wt.W, acc, inp, out, p, p))
+    def unit(self, u):
+        u.emit(self)
+        if u.output is not self.d.output and not isinstance(u, (Swu, Fork)):
+            self.body.append("  LCE_TRACE_STREAM(%s, \"%s\");" % (self.sname(u.output), u.name))
 
     def sname(self, s):
         if s is self.d.input:
@@ -243,12 +65,10 @@ class _Emitter:
     def streams(self):
         decl = []
         for u in self.d.units:
-            for s in getattr(u, "outputs", [u.output]):
+            for s in u.outputs:
                 if s is self.d.output:
                     continue
-                t = s.pixel_cpp()
-                if isinstance(u, Swu):
-                    t = "lce_hls::tap<%s >" % t
+                t = u.stream_cpp(s)
                 decl.append("  hls::stream<%s > %s(\"%s\");" % (t, s.name, s.name))
                 if isinstance(u, Fork):
                     # a shortcut copy waits for the other branch: room for a whole frame

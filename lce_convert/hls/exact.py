@@ -1,13 +1,10 @@
-"""Exact arithmetic for the HLS lowering: float32 parameters as exact dyadic rationals, the
-per-channel output chain (clamps and affine steps) collapsed without rounding, integer
-thresholds, and the narrowest fixed-point formats that hold given values exactly.
+"""Exact arithmetic for the HLS lowering: float32 parameters as exact dyadic rationals, and the
+narrowest fixed-point formats that hold given values exactly. (Thresholds are the converter's:
+the lowering reads them from the Bconv2d op, semantics.md.)
 
-Everything here uses Python integers and `fractions.Fraction`; no float formula decides a
-threshold (semantics.md)."""
+Everything here uses Python integers and `fractions.Fraction`."""
 import math
 from fractions import Fraction
-
-INF = math.inf
 
 
 def exact(x):
@@ -24,89 +21,6 @@ def frac_bits(q):
     if d & (d - 1):
         raise ValueError("%s is not a dyadic rational" % q)
     return d.bit_length() - 1
-
-
-class Chain:
-    """y = clamp(v*M + B, L, H) for one channel, built step by step from the ops that follow an
-    accumulator (L, H may be -inf/+inf). Steps compose exactly: an affine map after a clamp is a
-    clamp of the affine map with transformed bounds."""
-
-    def __init__(self):
-        self.M, self.B, self.L, self.H = Fraction(1), Fraction(0), -INF, INF
-
-    def copy(self):
-        c = Chain()
-        c.M, c.B, c.L, c.H = self.M, self.B, self.L, self.H
-        return c
-
-    def mul(self, m):
-        m = Fraction(m)
-        if m == 0:
-            self.M, self.B, self.L, self.H = Fraction(0), Fraction(0), -INF, INF
-            return self
-        lo, hi = self.L * m if self.L != -INF else -INF, self.H * m if self.H != INF else INF
-        if m < 0:
-            lo = -INF if self.H == INF else self.H * m
-            hi = INF if self.L == -INF else self.L * m
-        self.M, self.B, self.L, self.H = self.M * m, self.B * m, lo, hi
-        return self
-
-    def add(self, b):
-        b = Fraction(b)
-        self.B += b
-        self.L = self.L + b if self.L != -INF else -INF
-        self.H = self.H + b if self.H != INF else INF
-        return self
-
-    def clamp(self, lo=-INF, hi=INF):
-        """clamp(clamp(z, L, H), lo, hi) = clamp(z, L', H') with L' = clamp(L, lo, hi) and
-        H' = clamp(H, lo, hi) (both ends of a monotone composition)."""
-        def c(x):
-            return min(max(x, lo), hi)
-        self.L, self.H = c(self.L), c(self.H)
-        return self
-
-    def value(self, v):
-        return min(max(Fraction(v) * self.M + self.B, self.L), self.H)
-
-    def negated_input(self):
-        """The same function of v' = -v."""
-        c = self.copy()
-        c.M = -c.M
-        return c
-
-
-def sign_set(chain):
-    """Where y = chain(v) < 0 (bit 1, i.e. -1), for integer v: ('never'|'always', None) or
-    ('below', T) meaning v < T, or ('above', T) meaning v > T; T an integer."""
-    M, B, L, H = chain.M, chain.B, chain.L, chain.H
-    if L >= 0:
-        return "never", None
-    if H < 0:
-        return "always", None
-    if M == 0:
-        return ("always", None) if B < 0 else ("never", None)
-    t = -B / M  # y < 0 iff v*M < -B
-    if M > 0:
-        return "below", math.ceil(t)  # integer v < t  iff  v < ceil(t)
-    return "above", math.floor(t)     # integer v > t  iff  v > floor(t)
-
-
-def binary_tau(K, chain):
-    """Threshold of a binary unit for a chain applied to conv = K - 2p (p = popcount of XOR,
-    0..K). Returns (tau, flip): bit 1 (-1) iff p' >= tau, with p' the popcount against the
-    channel's filter, negated first when `flip`. tau in [0, K+1] (0: always -1, K+1: never)."""
-    flip = chain.M < 0
-    c = chain.negated_input() if flip else chain
-    kind, T = sign_set(c)
-    if kind == "never":
-        return K + 1, flip
-    if kind == "always":
-        return 0, flip
-    assert kind == "below"
-    # K - 2p < T  iff  p > (K - T)/2  iff  p >= floor((K - T)/2) + 1
-    tau = (K - T) // 2 + 1
-    return min(max(tau, 0), K + 1), flip
 
 
 class Fixed:

@@ -1,19 +1,25 @@
-"""Lowering of a converted model (the `tfl` + `lq` MLIR module) to a streaming dataflow design:
-one hardware unit per layer, connected by streams of pixels.
+"""Lowering of a converted model (the `tfl` + `lq` MLIR module the converter's passes produced)
+to a streaming dataflow design: one hardware unit per op, connected by streams of pixels. The
+lowering does no fusion of its own: the converter has already fused what it fuses (an affine
+step into a Bconv2d's multiplier and bias, a following sign into its thresholds, a max-pool onto
+bits), so `experimental_enable_bitpacked_activations` changes the design exactly where it
+changes the graph.
 
-Units (each maps to one template of kernels/hls/lce_hls.h):
-- `swu`: padding + sliding window (line buffer), emits the taps of each output pixel;
-- `bmvau`: XNOR-popcount matrix-vector unit (lq.Bconv2d, binary dense as a 1x1 Bconv2d) with
-  PE/SIMD folding and integer thresholds (bitpacked output) or an exact affine output cast to a
-  fixed-point type;
-- `fmvau`: fixed-point matrix-vector unit (the non-binary first layer, a classifier on +-1
-  inputs), exact accumulation of the float32 weights as fixed point;
-- `bmaxpool` (AND of bits), `sign` (lq.Quantize of fixed-point values), `dequantize`
-  (bits to +-1), `flatten` (reshape to one pixel).
-
-Elementwise per-channel ops after a matrix-vector unit (mul/add/sub by constants, ReLU
-variants, fused activations) and a following lq.Quantize are folded exactly into that unit's
-output stage (`exact.Chain`), through a flattening reshape if there is one.
+    op                                      unit (units.py; template in lce_hls.h)
+    lq.Bconv2d (bitpacked / float output)   swu + bmvau (thresholds / clamp*multiplier+bias)
+    lq.BMaxPool2d                           swu + bmaxpool
+    lq.Quantize / lq.Dequantize             sign / dequantize
+    tfl.conv_2d, fully_connected,           swu + fmvau (float32 weights as exact fixed point)
+      depthwise_conv_2d
+    tfl.mul / add / sub by a constant,      affine (per channel x*M + B, fused activation)
+      tfl.relu / relu6 / relu_n1_to_1
+    tfl.add of two activations              add
+    tfl.concatenation (channels)            concat
+    tfl.max_pool_2d                         swu + maxpool
+    tfl.average_pool_2d / tfl.mean          swu + avgpool
+    tfl.reshape (a flatten)                 flatten (none if the layout is unchanged)
+    tfl.softmax as the model output         on the host
+A value read by several ops gets a fork.
 """
 import re
 from fractions import Fraction
@@ -22,183 +28,24 @@ import numpy as np
 
 from ..errors import HlsUnsupportedError
 from . import exact
-from .exact import Chain, Fixed, INF
+from .units import (PM1, PM1_CPP, Add, AvgPool, BMaxPool, BMvau, Concat, Dequantize, FMvau, Flatten, Fork, MaxPool,
+                    Mvau, Pointwise, Sign, Stream, Swu)
 
 DEFAULT_INPUT_TYPE = "ap_fixed<16,8,AP_RND_CONV,AP_SAT>"
 DEFAULT_OUTPUT_TYPE = "ap_fixed<32,16,AP_RND_CONV,AP_SAT>"
-# fixed-point values between layers (residual streams, pooled maps): 32 fraction bits, so that
-# their one rounding is far below float32's own error on the CPU
+# fixed-point values between layers: 32 fraction bits, so that their one rounding per op is far
+# below float32's own error on the CPU
 DEFAULT_INTERMEDIATE_TYPE = "ap_fixed<48,16,AP_RND_CONV,AP_SAT>"
-_ACTIVATION_CLAMPS = {  # in the accumulator/value domain
-    "NONE": (-INF, INF), "RELU": (0, INF), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1),
-}
-
-
-PM1_CPP = "ap_int<2>"  # the element type of dequantized +-1 values
-PM1 = Fixed(2, 2)      # the same values as a fixed-point type
+# fused activations as (lo, hi) bounds, None = unbounded; the Bconv2d clamp of conv (semantics.md)
+_ACTIVATIONS = {"NONE": None, "RELU": (0, None), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
+_RELU_OPS = {"tfl.relu": (0, None), "tfl.relu6": (0, 6), "tfl.relu_n1_to_1": (-1, 1)}
+# ops whose presence means the model was not converted (its binarization is still float ops)
+_UNCONVERTED = ("tfl.sign", "SIGN")
 
 
 def layer_key_matches(key, name, source):
     """A per-layer option key names a unit, or is a part of its source tensor's name."""
     return key == name or bool(source and key in source)
-
-
-class Stream:
-    """A stream of pixels: `kind` 'bits' (ap_uint<C>, 1 = -1) or 'fixed' (vec<elem, C>)."""
-
-    def __init__(self, name, kind, shape, elem=None):
-        self.name, self.kind, self.shape, self.elem = name, kind, tuple(int(s) for s in shape), elem
-        self.cpu_tensor = None  # (value id, name) of the model tensor with the same values on the CPU
-
-    @property
-    def pixels(self):
-        return self.shape[0] * self.shape[1]
-
-    @property
-    def channels(self):
-        return self.shape[2]
-
-    def fixed_type(self):
-        """The element type of a fixed-point stream as a Fixed (+-1 values, ap_int<2>, are
-        ap_fixed<2, 2>)."""
-        return PM1 if self.elem == PM1_CPP else self.elem
-
-    def elem_cpp(self):
-        return self.elem if isinstance(self.elem, str) else self.elem.cpp()
-
-    def pixel_cpp(self):
-        if self.kind == "bits":
-            return "ap_uint<%d>" % self.channels
-        return "lce_hls::vec<%s, %d>" % (self.elem_cpp(), self.channels)
-
-
-class Unit:
-    """One hardware unit. `inputs`/`output` are Streams; `source` is the model tensor it came from."""
-    kind = "unit"
-
-    def __init__(self, name, source, inputs, output):
-        self.name, self.source, self.inputs, self.output = name, source, list(inputs), output
-        self.pe = self.simd = 1
-        self.notes = []
-
-    def fold_options(self):
-        return [(1, 1)]
-
-
-class Swu(Unit):
-    kind = "swu"
-
-    def __init__(self, name, source, inp, out, geom, pad_is_data):
-        super().__init__(name, source, [inp], out)
-        self.geom, self.pad_is_data = geom, pad_is_data
-
-
-class BMaxPool(Unit):
-    kind = "bmaxpool"
-
-    def __init__(self, name, source, inp, out, taps):
-        super().__init__(name, source, [inp], out)
-        self.taps = taps
-
-
-class Mvau(Unit):
-    """Common part of the binary and fixed-point matrix-vector units."""
-
-    def __init__(self, name, source, inp, ci, co, taps, groups, pixels):
-        super().__init__(name, source, [inp], None)
-        self.ci, self.co, self.taps, self.groups, self.pixels = ci, co, taps, groups, pixels
-        self.act = None          # ('thr', ...) or ('affine', ...)
-        self.fixed_pe = self.fixed_simd = None
-
-    @property
-    def cg(self):
-        return self.ci // self.groups
-
-    def simd_ok(self, simd):
-        return self.cg % simd == 0
-
-    def fold_options(self):
-        pes = [d for d in range(1, self.co + 1) if self.co % d == 0]
-        simds = [d for d in range(1, self.cg + 1) if self.simd_ok(d)]
-        if self.fixed_pe:
-            pes = [self.fixed_pe]
-        if self.fixed_simd:
-            simds = [self.fixed_simd]
-        return [(p, s) for p in pes for s in simds]
-
-    def cycles(self, pe=None, simd=None):
-        pe, simd = pe or self.pe, simd or self.simd
-        return self.pixels * (self.co // pe) * (self.taps * self.cg // simd)
-
-
-class BMvau(Mvau):
-    kind = "bmvau"
-
-    def __init__(self, name, source, inp, ci, co, taps, groups, pixels, bits, zero_pad):
-        super().__init__(name, source, inp, ci, co, taps, groups, pixels)
-        self.bits = bits            # uint8 [co, taps, cg], 1 = -1
-        self.zero_pad = zero_pad
-        self.K = taps * self.cg
-
-    def simd_ok(self, simd):
-        return self.cg % simd == 0 and (not self.zero_pad or simd % 2 == 0)
-
-
-class FMvau(Mvau):
-    kind = "fmvau"
-
-    def __init__(self, name, source, inp, ci, co, taps, pixels, weights, xtype, depthwise=False):
-        super().__init__(name, source, inp, ci, co, taps, 1, pixels)
-        self.depthwise = depthwise  # ci == 1: channel o reads input channel o
-        self.weights = weights      # list of Fractions, index (o*taps + t)*ci + c
-        self.xtype = xtype  # a Fixed
-        # Exact formats: weights (symmetric, so a channel can be negated), and an accumulator
-        # that can never wrap.
-        self.wtype = exact.format_for(weights + [-v for v in weights])
-        n = taps * ci
-        xmax = max(abs(self.xtype.min()), abs(self.xtype.max()))
-        bound = max(sum(abs(v) for v in weights[o * n:(o + 1) * n]) for o in range(co)) * xmax
-        self.acc_type = exact.range_format(-bound, bound, self.xtype.F + self.wtype.F)
-        self.acc_lo, self.acc_hi, self.acc_w = -bound, bound, self.acc_type.W
-
-
-class MaxPool(BMaxPool):
-    """Max-pool of fixed-point values (out-of-image taps ignored, like TF)."""
-    kind = "maxpool"
-
-
-class Fork(Unit):
-    """One stream to two; `outputs` holds both copies (output is the first)."""
-    kind = "fork"
-
-
-class Add(Unit):
-    kind = "add"
-
-    def __init__(self, name, source, a, b, out, lo, hi):
-        super().__init__(name, source, [a, b], out)
-        self.lo, self.hi = lo, hi
-
-
-class AvgPool(Unit):
-    """Average pool / global mean: exact window sum times 1/count."""
-    kind = "avgpool"
-
-    def __init__(self, name, source, inp, out, taps, sum_type):
-        super().__init__(name, source, [inp], out)
-        self.taps, self.sum_type = taps, sum_type
-
-
-class Sign(Unit):
-    kind = "sign"
-
-
-class Dequantize(Unit):
-    kind = "dequantize"
-
-
-class Flatten(Unit):
-    kind = "flatten"
 
 
 class Design:
@@ -212,10 +59,7 @@ class Design:
         return [u for u in self.units if isinstance(u, Mvau)]
 
 
-# --- reading the module ----------------------------------------------------------------------------
-
 _NP = {"f32": np.float32, "i32": np.int32, "i8": np.int8, "ui8": np.uint8, "i64": np.int64, "i16": np.int16}
-
 
 def _attr(op, key, default=None):
     v = op["attrs"].get(key, default)
@@ -224,8 +68,10 @@ def _attr(op, key, default=None):
     return v
 
 
+
 def _shape(t):
     return list(t["shape"])
+
 
 
 def _hwc(shape, what):
@@ -237,10 +83,12 @@ def _hwc(shape, what):
     raise HlsUnsupportedError("%s: tensor shape %s is not [batch, H, W, C] or [batch, C]" % (what, shape))
 
 
+
 def _same_pads(size, k, stride, dil):
     out = -(-size // stride)
     total = max((out - 1) * stride + (k - 1) * dil + 1 - size, 0)
     return out, total // 2
+
 
 
 def _geometry(in_hwc, kh, kw, sh, sw, dh, dw, padding):
@@ -259,23 +107,60 @@ def _geometry(in_hwc, kh, kw, sh, sw, dh, dw, padding):
     return dict(IH=ih, IW=iw, KH=kh, KW=kw, SH=sh, SW=sw, DH=dh, DW=dw, PT=pt, PL=pl, OH=oh, OW=ow)
 
 
-class _Pending:
-    """A matrix-vector unit whose output stage is still open: a per-channel chain, then layout
-    or max-pool steps seen after it (`post`, applied to the stream once the stage is chosen;
-    a following lq.Quantize makes them act on bits: max-pool of the signs is the AND of bits,
-    since the sign is monotone). `shape` is the unit's output shape."""
 
-    def __init__(self, unit, chains, out_shape, post=()):
-        self.unit, self.chains, self.shape, self.post = unit, chains, out_shape, list(post)
+def _pads_after(g):
+    bottom = max((g["OH"] - 1) * g["SH"] + (g["KH"] - 1) * g["DH"] + 1 - g["IH"] - g["PT"], 0)
+    right = max((g["OW"] - 1) * g["SW"] + (g["KW"] - 1) * g["DW"] + 1 - g["IW"] - g["PL"], 0)
+    return bottom or right
 
-    def then(self, step):
-        return _Pending(self.unit, self.chains, self.shape, self.post + [step])
 
-    def with_chains(self, chains):
-        return _Pending(self.unit, chains, self.shape, self.post)
 
-    def current_shape(self):
-        return self.post[-1][-1] if self.post else self.shape
+def _reshaped(hwc, res_shape, packed):
+    """The (H, W, C) after a reshape that flattens (or keeps a flat tensor flat), or None."""
+    n = hwc[0] * hwc[1] * hwc[2]
+    try:
+        rh = _hwc(res_shape, "reshape")
+    except HlsUnsupportedError:
+        return None
+    if rh[0] != 1 or rh[1] != 1:
+        return (tuple(rh) if tuple(rh) == tuple(hwc) else None)
+    last = rh[2]
+    if packed:
+        if hwc[0] * hwc[1] != 1 and hwc[2] % 32:
+            return None  # packed words of several pixels do not flatten into one word string
+        return (1, 1, n) if last == -(-n // 32) else None
+    return (1, 1, n) if last == n else None
+
+
+
+def _name(value):
+    n = value.get("name")
+    if isinstance(n, bytes):
+        n = n.decode(errors="replace")
+    return n or "?"
+
+
+
+
+def _activation(op):
+    act = _attr(op, "fused_activation_function", "NONE")
+    if act not in _ACTIVATIONS:
+        raise HlsUnsupportedError("fused activation %s" % act)
+    return _ACTIVATIONS[act]
+
+
+def _exact_values(arr, what):
+    try:
+        return [exact.exact(v) for v in np.asarray(arr, np.float32).reshape(-1)]
+    except ValueError as e:
+        raise HlsUnsupportedError("%s: %s" % (what, e)) from None
+
+
+class _HostSoftmax:
+    """A softmax that is the model's output: left to the host (argmax is unchanged)."""
+
+    def __init__(self, operand, beta):
+        self.operand, self.beta = operand, beta
 
 
 class _Lowering:
@@ -284,6 +169,17 @@ class _Lowering:
         self.units, self.values, self.n_streams = [], {}, 0
         self.uses, self.result_shapes, self.value_names = {}, {}, {}
         self.layer_cfg = config.get("layers") or {}
+        self.handlers = {
+            "lq.Bconv2d": self.bconv2d, "lq.BMaxPool2d": self.bmaxpool, "lq.Quantize": self.quantize,
+            "lq.Dequantize": self.dequantize,
+            "tfl.conv_2d": self.conv2d, "tfl.fully_connected": self.fully_connected,
+            "tfl.depthwise_conv_2d": self.depthwise,
+            "tfl.mul": self.elementwise, "tfl.add": self.elementwise, "tfl.sub": self.elementwise,
+            "tfl.relu": self.relu, "tfl.relu6": self.relu, "tfl.relu_n1_to_1": self.relu,
+            "tfl.concatenation": self.concatenation,
+            "tfl.max_pool_2d": self.maxpool, "tfl.average_pool_2d": self.avgpool, "tfl.mean": self.avgpool,
+            "tfl.reshape": self.reshape,
+        }
 
     # streams and names
     def stream(self, kind, shape, elem=None):
@@ -305,11 +201,24 @@ class _Lowering:
                 out.update(opts)
         return out
 
+    def out_type(self, name, src, vid):
+        """The fixed-point type of a unit's output: the layer's output_type option, else
+        output_type for the model output (through layout-only reshapes), else intermediate_type."""
+        cfg = self.cfg_for(name, src)
+        if "output_type" in cfg:
+            return exact.parse_fixed(cfg["output_type"])
+        if vid in self.final_values:
+            return exact.parse_fixed(self.config.get("output_type", DEFAULT_OUTPUT_TYPE))
+        return exact.parse_fixed(self.config.get("intermediate_type", DEFAULT_INTERMEDIATE_TYPE))
+
     def const(self, vid, what):
         v = self.values.get(vid)
         if not isinstance(v, np.ndarray):
             raise HlsUnsupportedError("%s must be a constant" % what)
         return v
+
+    def supported(self):
+        return ", ".join(sorted(self.handlers)) + ", tfl.softmax (as the model output, on the host)"
 
     def run(self):
         funcs = self.desc["functions"]
@@ -319,6 +228,13 @@ class _Lowering:
         if len(f["args"]) != 1 or len(f["returns"]) != 1:
             raise HlsUnsupportedError("the HLS lowering supports models with one input and one output "
                                       "(this one has %d and %d)" % (len(f["args"]), len(f["returns"])))
+        names = [op["name"] if op["name"] not in ("tfl.builtin", "tfl.custom")
+                 else _attr(op, "name", _attr(op, "custom_code", "")) for op in f["ops"]]
+        if any(n in _UNCONVERTED for n in names) and not any(n.startswith("lq.") for n in names):
+            raise HlsUnsupportedError(
+                "this model has not been converted: its binarization is still float ops (%s). Convert it "
+                "first (lce_convert.convert_keras_model or lce_convert.convert_saved_model), then lower "
+                "the converted model" % ", ".join(sorted({n for n in names if n in _UNCONVERTED})))
         live = set(f["returns"])
         for op in reversed(f["ops"]):
             if any(r["id"] in live for r in op["results"]):
@@ -331,6 +247,15 @@ class _Lowering:
             self.uses[r] = self.uses.get(r, 0) + 1
         self.forks = {}
         self.returns = set(f["returns"])
+        # values that are the model output up to layout-only reshapes (and a host softmax)
+        producer = {r["id"]: op for op in self.live_ops for r in op["results"]}
+        self.final_values, v = set(), f["returns"][0]
+        while v is not None:
+            self.final_values.add(v)
+            op = producer.get(v)
+            is_softmax = op is not None and op["name"] == "tfl.builtin" and _attr(op, "name") == "SOFTMAX"
+            v = op["operands"][0] if op is not None and (op["name"] == "tfl.reshape" or is_softmax) \
+                and self.uses.get(op["operands"][0], 0) == 1 else None
         arg = f["args"][0]
         if arg["type"]["elem"] != "f32" or arg["type"]["quant"]:
             raise HlsUnsupportedError("model input %s: only float32 inputs are supported (got %s)"
@@ -347,17 +272,14 @@ class _Lowering:
             host_softmax = self.values[ret].beta
             ret = self.values[ret].operand
         out = self.values.get(ret)
-        if isinstance(out, _Pending):
-            out = self.finish(out, "fixed", final=True)
-            out.cpu_tensor = (ret, self.value_names.get(ret))
-        elif isinstance(out, Stream):
+        if isinstance(out, Stream):
             out = self.take(ret, out)
         if not isinstance(out, Stream):
             raise HlsUnsupportedError("model output is not computed by a supported layer")
         d = Design(self.units, self.input, out, input_type, self.config)
         d.input_shape = _shape(arg["type"])
         d.host_softmax = host_softmax
-        if host_softmax is not None:
+        if host_softmax is not None and self.units:
             self.units[-1].notes.append("the model's final softmax (beta %g) runs on the host: the design "
                                         "outputs logits" % host_softmax)
         d.output_shape = self.result_shapes.get(ret, [-1] + list(out.shape))
@@ -372,13 +294,12 @@ class _Lowering:
             self.value_names[r["id"]] = _name(r)
             if isinstance(r.get("type"), dict) and r["type"].get("shape") is not None:
                 self.result_shapes[r["id"]] = _shape(r["type"])
-        if name == "tfl.const":
+        if "data" in op:  # a constant
             t = res[0]["type"]
             if t["quant"] or t["elem"] not in _NP:
                 self.values[res[0]["id"]] = None
                 return
-            data = self.desc["blobs"][op["data"]]
-            arr = np.frombuffer(data, dtype=_NP[t["elem"]]).reshape(_shape(t) or ())
+            arr = np.frombuffer(self.desc["blobs"][op["data"]], dtype=_NP[t["elem"]]).reshape(_shape(t) or ())
             self.values[res[0]["id"]] = arr
             return
         if name == "tfl.no_value":
@@ -388,21 +309,12 @@ class _Lowering:
             beta = (op["attrs"].get("options") or {}).get("beta", 1.0)
             self.values[res[0]["id"]] = _HostSoftmax(op["operands"][0], float(getattr(beta, "value", beta)))
             return
-        handler = {
-            "tfl.conv_2d": self.conv2d, "tfl.fully_connected": self.fully_connected,
-            "lq.Bconv2d": self.bconv2d, "lq.BMaxPool2d": self.bmaxpool, "lq.Quantize": self.quantize,
-            "lq.Dequantize": self.dequantize, "tfl.reshape": self.reshape,
-            "tfl.mul": self.elementwise, "tfl.add": self.elementwise, "tfl.sub": self.elementwise,
-            "tfl.relu": self.relu, "tfl.max_pool_2d": self.maxpool, "tfl.average_pool_2d": self.avgpool,
-            "tfl.mean": self.avgpool, "tfl.depthwise_conv_2d": self.depthwise, "tfl.relu6": self.relu, "tfl.relu_n1_to_1": self.relu,
-        }.get(name)
+        handler = self.handlers.get(name)
         if handler is None:
             label = name if name not in ("tfl.builtin", "tfl.custom") else "%s %s" % (
                 name, _attr(op, "name", _attr(op, "custom_code", "")))
-            raise HlsUnsupportedError("layer %s: %s is not supported by the HLS lowering (supported: binary "
-                                      "convolutions and dense layers, binary max-pool, a fixed-point first "
-                                      "layer and classifier, per-channel affine and ReLU steps, flatten)"
-                                      % (src, label))
+            raise HlsUnsupportedError("layer %s: %s is not supported by the HLS lowering (ops that lower: %s)"
+                                      % (src, label, self.supported()))
         try:
             out = handler(op, src)
         except HlsUnsupportedError as e:
@@ -420,15 +332,12 @@ class _Lowering:
         several consumers)."""
         vid = op["operands"][i]
         v = self.operand(op, i)
-        if isinstance(v, _Pending):
-            v = self.finish(v, "fixed")
-            v.cpu_tensor = (vid, self.value_names.get(vid))
-            self.values[vid] = v
         if not isinstance(v, Stream):
             raise HlsUnsupportedError("operand %d is not an activation stream" % i)
         if kind and v.kind != kind:
             raise HlsUnsupportedError("expects %s input, got %s" % (
-                "bitpacked" if kind == "bits" else "float (fixed-point)", v.kind))
+                "bitpacked" if kind == "bits" else "float (fixed-point)",
+                "bitpacked" if v.kind == "bits" else "float (fixed-point)"))
         return self.take(vid, v)
 
     def take(self, vid, v):
@@ -440,75 +349,19 @@ class _Lowering:
             copies, src = [], v
             for k in range(n - 1):  # a chain of two-way forks
                 a, b = self.stream(v.kind, v.shape, v.elem), self.stream(v.kind, v.shape, v.elem)
-                f = self.add(Fork(self.unit_name("fork"), v.cpu_tensor[1] if v.cpu_tensor else "", [src], a))
-                f.outputs = [a, b]
+                self.add(Fork(self.unit_name("fork"), v.cpu_tensor[1] if v.cpu_tensor else "", src, a, b))
                 copies.append(a)
                 src = b
             copies.append(src)
             self.forks[vid] = copies
         return copies.pop(0)
 
-    def single_use_pending(self, op, i):
-        v = self.operand(op, i)
-        return v if isinstance(v, _Pending) and self.uses.get(op["operands"][i], 0) == 1 else None
-
-    def conv2d(self, op, src):
-        x = self.materialized(op, 0, "fixed")
-        w = self.const(op["operands"][1], "the filter").astype(np.float32)
-        co, kh, kw, ci = w.shape
-        if ci != x.channels:
-            raise HlsUnsupportedError("grouped float convolutions are not supported")
-        g = _geometry(x.shape, kh, kw, _attr(op, "stride_h"), _attr(op, "stride_w"), _attr(op, "dilation_h_factor"),
-                      _attr(op, "dilation_w_factor"), _attr(op, "padding"))
-        bias = self.operand(op, 2)
-        return self.fixed_mvau(op, src, x, w.reshape(co, kh * kw, ci), g, bias)
-
-    def fully_connected(self, op, src):
-        x = self.materialized(op, 0, "fixed")
-        if x.pixels != 1:
-            raise HlsUnsupportedError("fully-connected layer on a %dx%d map (flatten first)" % x.shape[:2])
-        w = self.const(op["operands"][1], "the weights").astype(np.float32)
-        if w.ndim != 2 or w.shape[1] != x.channels:
-            raise HlsUnsupportedError("weights of shape %s do not match %d inputs" % (w.shape, x.channels))
-        g = _geometry((1, 1), 1, 1, 1, 1, 1, 1, "VALID")
-        return self.fixed_mvau(op, src, x, w.reshape(w.shape[0], 1, w.shape[1]), g, self.operand(op, 2))
-
-    def fixed_mvau(self, op, src, x, w, g, bias, depthwise=False):
-        co, taps, ci = w.shape
-        name = self.unit_name("fixed")
-        win = self.swu(name, src, x, g, pad_is_data=False)
-        vals = [exact.exact(v) for v in w.reshape(-1)]
-        # Raw weights travel as int64: at most 64 bits with the integer part (and a sign bit for
-        # negation), so at most 64 - I fraction bits; fewer if the user asks.
-        int_bits = exact.format_for([max(abs(v) for v in vals) + 1, -(max(abs(v) for v in vals) + 1)]).I
-        maxfb = min(int(self.config.get("max_weight_frac_bits", 64)), 64 - int_bits)
-        rounded = False
-        for i, v in enumerate(vals):
-            if exact.frac_bits(v) > maxfb:
-                vals[i] = Fraction(round(v * 2 ** maxfb), 2 ** maxfb)
-                rounded = True
-        u = self.add(FMvau(name, src, win, ci, co, taps, g["OH"] * g["OW"], vals, x.fixed_type(), depthwise))
-        if rounded:
-            u.notes.append("weights rounded to 2^-%d (max_weight_frac_bits): not exact" % maxfb)
-        chains = [Chain() for _ in range(co)]
-        if isinstance(bias, np.ndarray):
-            b = bias.astype(np.float32).reshape(-1)
-            if b.shape[0] != co:
-                raise HlsUnsupportedError("bias of %d values for %d channels" % (b.shape[0], co))
-            for c, v in zip(chains, b):
-                c.add(exact.exact(v))
-        lo, hi = _ACTIVATION_CLAMPS.get(_attr(op, "fused_activation_function", "NONE"), (None, None))
-        if lo is None:
-            raise HlsUnsupportedError("fused activation %s" % _attr(op, "fused_activation_function"))
-        for c in chains:
-            c.clamp(lo, hi)
-        return _Pending(u, chains, (g["OH"], g["OW"], co))
-
     def swu(self, name, src, x, g, pad_is_data):
         """A sliding-window unit (also for 1x1 windows: it turns pixels into taps)."""
         out = self.stream(x.kind, (g["OH"], g["OW"], x.channels), x.elem)
         return self.add(Swu(name + "_swu", src, x, out, g, pad_is_data)).output
 
+    # binary ops
     def bconv2d(self, op, src):
         x = self.materialized(op, 0, "bits")
         filt = self.const(op["operands"][1], "the filter")
@@ -528,46 +381,46 @@ class _Lowering:
         bits = np.unpackbits(np.ascontiguousarray(filt.astype("<i4")).view(np.uint8), bitorder="little")
         bits = bits.reshape(co, kh, kw, words * 32)[..., :cg].reshape(co, kh * kw, cg)
         padding, pad_values = _attr(op, "padding"), int(_attr(op, "pad_values", 0))
-        g = _geometry(x.shape, kh, kw, _attr(op, "stride_height"), _attr(op, "stride_width"),
-                      _attr(op, "dilation_height_factor"), _attr(op, "dilation_width_factor"), padding)
-        zero_pad = padding == "SAME" and pad_values == 0 and (g["PT"] or g["PL"] or _pads_after(g))
-        if zero_pad and cg % 2:
-            raise HlsUnsupportedError("zero padding with an odd channel count per group (%d): the popcount "
-                                      "domain needs C/2 per padded tap (train with pad_values=1 or an even "
-                                      "channel count)" % cg)
+        g = _geometry(x.shape, kh, kw, _attr(op, "stride_height", 1), _attr(op, "stride_width", 1),
+                      _attr(op, "dilation_height_factor", 1), _attr(op, "dilation_width_factor", 1), padding)
+        zero_pad = bool(padding == "SAME" and pad_values == 0 and (g["PT"] or g["PL"] or _pads_after(g)))
         name = self.unit_name("bconv")
-        # one padding: padded taps are all-zero words (+1); zero padding: flagged taps that add
-        # SIMD/2 to the popcount, i.e. 0 to the +-1 dot product
+        # zero padding: flagged taps that contribute nothing (the CPU's popcount correction);
+        # one padding: all-zero words (+1) as data
         win = self.swu(name, src, x, g, pad_is_data=not zero_pad)
-        u = self.add(BMvau(name, src, win, x.channels, co, kh * kw, groups, g["OH"] * g["OW"], bits, bool(zero_pad)))
-        mult, bias, thr = self.operand(op, 2), self.operand(op, 3), self.operand(op, 4)
+        u = self.add(BMvau(name, src, win, ci, co, kh * kw, groups, g["OH"] * g["OW"], bits, zero_pad))
         out_shape = (g["OH"], g["OW"], co)
-        act = _attr(op, "fused_activation_function", "NONE")
-        if isinstance(thr, np.ndarray):
-            tau = [min(max(int(t) + 1, 0), u.K + 1) for t in thr.reshape(-1)]
-            u.act = ("thr", tau)
+        rtype = op["results"][0]["type"]
+        thr = self.operand(op, 4)
+        if rtype["elem"] == "i32":
+            if not isinstance(thr, np.ndarray) or thr.size != co:
+                raise HlsUnsupportedError("bitpacked output without %d thresholds" % co)
+            u.thresholds = [int(t) for t in thr.reshape(-1)]
             u.output = self.stream("bits", out_shape)
             return u.output
-        if not (isinstance(mult, np.ndarray) and isinstance(bias, np.ndarray)):
-            raise HlsUnsupportedError("Bconv2d without multiplier/bias or thresholds")
-        lo, hi = _ACTIVATION_CLAMPS.get(act, (None, None))
-        if lo is None:
-            raise HlsUnsupportedError("fused activation %s" % act)
-        chains = []
-        for m, b in zip(mult.astype(np.float32).reshape(-1), bias.astype(np.float32).reshape(-1)):
-            chains.append(Chain().clamp(lo, hi).mul(exact.exact(m)).add(exact.exact(b)))
-        return _Pending(u, chains, out_shape)
+        if rtype["elem"] != "f32" or rtype["quant"]:
+            raise HlsUnsupportedError("Bconv2d with %s output (float32 and bitpacked outputs lower)" % rtype["elem"])
+        mult, bias = self.operand(op, 2), self.operand(op, 3)
+        Ms = _exact_values(mult, "multiplier") if isinstance(mult, np.ndarray) else [Fraction(1)] * co
+        Bs = _exact_values(bias, "bias") if isinstance(bias, np.ndarray) else [Fraction(0)] * co
+        if len(Ms) != co or len(Bs) != co:
+            raise HlsUnsupportedError("multiplier/bias of %d/%d values for %d channels" % (len(Ms), len(Bs), co))
+        pre = _activation(op)
+        u.affine = (Ms, Bs, pre, self.out_type(name, src, op["results"][0]["id"]))
+        u.output = self.stream("fixed", out_shape, u.affine[3])
+        return u.output
 
     def bmaxpool(self, op, src):
         x = self.materialized(op, 0, "bits")
         g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_height"),
                       _attr(op, "stride_width"), 1, 1, _attr(op, "padding"))
-        return self.pool(x, g, src)
+        name = self.unit_name("bmaxpool")
+        win = self.swu(name, src, x, g, pad_is_data=False)
+        out = self.stream("bits", (g["OH"], g["OW"], x.channels))
+        self.add(BMaxPool(name, src, win, out, g["KH"] * g["KW"]))
+        return out
 
     def quantize(self, op, src):
-        p = self.single_use_pending(op, 0)
-        if p is not None:
-            return self.finish(p, "bits")
         x = self.materialized(op, 0, "fixed")
         out = self.stream("bits", x.shape)
         self.add(Sign(self.unit_name("sign"), src, [x], out))
@@ -575,162 +428,33 @@ class _Lowering:
 
     def dequantize(self, op, src):
         x = self.materialized(op, 0, "bits")
+        rtype = op["results"][0]["type"]
+        if rtype["elem"] != "f32":
+            raise HlsUnsupportedError("Dequantize to %s (float32 lowers)" % rtype["elem"])
         out = self.stream("fixed", x.shape, PM1_CPP)
         self.add(Dequantize(self.unit_name("dequantize"), src, [x], out))
         return out
 
-    def reshape(self, op, src):
-        res_shape = _shape(op["results"][0]["type"])
-        p = self.single_use_pending(op, 0)
-        if p is not None:
-            new = _reshaped(p.current_shape(), res_shape, False)
-            if new is None:
-                raise HlsUnsupportedError("reshape %s -> %s is not a flatten" % (p.current_shape(), res_shape))
-            return p.then(("reshape", src, new))
-        x = self.materialized(op, 0)
-        new = _reshaped(x.shape, res_shape, x.kind == "bits")
-        if new is None:
-            raise HlsUnsupportedError("reshape %s -> %s is not a flatten" % (x.shape, res_shape))
-        return self.flatten(x, new, src)
-
-    def flatten(self, x, new, src):
-        if new == x.shape:
-            return x
-        out = self.stream(x.kind, new, x.elem)
-        self.add(Flatten(self.unit_name("flatten"), src, [x], out))
-        return out
-
-    def elementwise(self, op, src):
-        name = op["name"]
-        a, b = self.operand(op, 0), self.operand(op, 1)
-        if name == "tfl.add" and not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
-            return self.add2(op, src)
-        if isinstance(a, np.ndarray) and name != "tfl.sub":
-            a, b, i = b, a, 1
-        else:
-            i = 0
-        p = self.single_use_pending(op, i)
-        if p is not None and any(step[0] == "maxpool" for step in p.post):
-            p = None  # max then affine is not affine then max
-        if p is None or not isinstance(b, np.ndarray):
-            raise HlsUnsupportedError("%s is supported only as a per-channel constant step after a convolution "
-                                      "or dense layer (float element-wise ops between layers, e.g. shortcut "
-                                      "additions, are not)" % name)
-        c = p.shape[2]
-        vals = b.astype(np.float32).reshape(-1)
-        if b.ndim and any(d != 1 for d in b.shape[:-1]) or vals.shape[0] not in (1, c) or \
-                (p.post and vals.shape[0] != 1):
-            raise HlsUnsupportedError("%s by a constant of shape %s is not per-channel" % (name, list(b.shape)))
-        if vals.shape[0] == 1:
-            vals = np.repeat(vals, c)
-        chains = [ch.copy() for ch in p.chains]
-        for ch, v in zip(chains, vals):
-            v = exact.exact(v)
-            if name == "tfl.mul":
-                ch.mul(v)
-            elif name == "tfl.add":
-                ch.add(v)
-            else:
-                ch.add(-v)
-        lo, hi = _ACTIVATION_CLAMPS.get(_attr(op, "fused_activation_function", "NONE"), (None, None))
-        if lo is None:
-            raise HlsUnsupportedError("fused activation %s" % _attr(op, "fused_activation_function"))
-        for ch in chains:
-            ch.clamp(lo, hi)
-        return p.with_chains(chains)
-
-    def relu(self, op, src):
-        p = self.single_use_pending(op, 0)
-        if p is None:
-            raise HlsUnsupportedError("%s is supported only directly after a convolution or dense layer" % op["name"])
-        lo, hi = {"tfl.relu": (0, INF), "tfl.relu6": (0, 6), "tfl.relu_n1_to_1": (-1, 1)}[op["name"]]
-        # clamps are monotone non-decreasing: they commute with max-pool and layout steps
-        return p.with_chains([ch.copy().clamp(lo, hi) for ch in p.chains])
-
-    # --- closing an output stage ---------------------------------------------------------------
-    def finish(self, p, mode, final=False):
-        u = p.unit
-        if mode == "bits":
-            if isinstance(u, BMvau):
-                tau, flips = [], []
-                for ch in p.chains:
-                    t, f = exact.binary_tau(u.K, ch)
-                    tau.append(t)
-                    flips.append(f)
-                for o, f in enumerate(flips):
-                    if f:
-                        u.bits[o] ^= 1
-                u.act = ("thr", tau)
-            else:
-                u.act = ("fthr", p.chains)
-            u.output = self.stream("bits", p.shape)
-        else:
-            cfg = self.cfg_for(u.name, u.source)
-            otype = exact.parse_fixed(cfg.get("output_type", self.config.get("output_type", DEFAULT_OUTPUT_TYPE))
-                                      if final else cfg.get("output_type", self.config.get(
-                                          "intermediate_type", DEFAULT_INTERMEDIATE_TYPE)))
-            u.act = ("affine", p.chains, otype)
-            u.output = self.stream("fixed", p.shape, otype)
-        out = u.output
-        for step in p.post:
-            if step[0] == "reshape":
-                out = self.flatten(out, step[2], step[1])
-            else:
-                out = self.pool(out, step[2], step[1])
-        return out
-
-    def maxpool(self, op, src):
-        p = self.single_use_pending(op, 0)
-        x = None if p is not None else self.materialized(op, 0, "fixed")
-        shape = p.current_shape() if p is not None else x.shape
-        g = _geometry(shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
-                      _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
-        if _attr(op, "fused_activation_function", "NONE") != "NONE":
-            raise HlsUnsupportedError("max-pool with a fused activation")
-        if p is not None:
-            return p.then(("maxpool", src, g, (g["OH"], g["OW"], shape[2])))
-        return self.pool(x, g, src)
-
-    def avgpool(self, op, src):
+    # fixed-point ops
+    def conv2d(self, op, src):
         x = self.materialized(op, 0, "fixed")
-        if op["name"] == "tfl.mean":
-            axes = self.const(op["operands"][1], "the mean axes").reshape(-1).tolist()
-            if sorted(int(a) for a in axes) != [1, 2]:
-                raise HlsUnsupportedError("mean over axes %s (only the spatial mean, axes [1, 2])" % axes)
-            g = _geometry(x.shape, x.shape[0], x.shape[1], 1, 1, 1, 1, "VALID")
-        else:
-            if _attr(op, "fused_activation_function", "NONE") != "NONE":
-                raise HlsUnsupportedError("average pool with a fused activation")
-            g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
-                          _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
-        name = self.unit_name("avgpool")
-        win = self.swu(name, src, x, g, pad_is_data=False)
-        xt = x.fixed_type()
-        taps = g["KH"] * g["KW"]
-        sum_type = exact.range_format(xt.min() * taps, xt.max() * taps, xt.F)
-        cfg = self.cfg_for(name, src)
-        otype = exact.parse_fixed(cfg.get("output_type", self.config.get("intermediate_type",
-                                                                          DEFAULT_INTERMEDIATE_TYPE)))
-        out = self.stream("fixed", (g["OH"], g["OW"], x.channels), otype)
-        u = self.add(AvgPool(name, src, win, out, taps, sum_type))
-        padded = g["PT"] or g["PL"] or _pads_after(g)
-        if padded or taps & (taps - 1):
-            u.notes.append("1/count rounded to 2^-64 unless count is a power of two (then exact)")
-        return out
+        w = self.const(op["operands"][1], "the filter").astype(np.float32)
+        co, kh, kw, ci = w.shape
+        if ci != x.channels:
+            raise HlsUnsupportedError("grouped float convolutions are not supported")
+        g = _geometry(x.shape, kh, kw, _attr(op, "stride_h"), _attr(op, "stride_w"), _attr(op, "dilation_h_factor"),
+                      _attr(op, "dilation_w_factor"), _attr(op, "padding"))
+        return self.fixed_mvau(op, src, x, w.reshape(co, kh * kw, ci), g, self.operand(op, 2), 1)
 
-    def add2(self, op, src):
-        a, b = self.materialized(op, 0, "fixed"), self.materialized(op, 1, "fixed")
-        if a.shape != b.shape:
-            raise HlsUnsupportedError("adding %s and %s (broadcasting is not supported)" % (a.shape, b.shape))
-        ta, tb = a.fixed_type(), b.fixed_type()
-        lo, hi = _ACTIVATION_CLAMPS.get(_attr(op, "fused_activation_function", "NONE"), (None, None))
-        if lo is None:
-            raise HlsUnsupportedError("fused activation %s" % _attr(op, "fused_activation_function"))
-        otype = exact.range_format(ta.min() + tb.min(), ta.max() + tb.max(), max(ta.F, tb.F))
-        otype = Fixed(otype.W, otype.I, True, "AP_TRN", "AP_WRAP")  # exact: no rounding, no overflow
-        out = self.stream("fixed", a.shape, otype)
-        self.add(Add(self.unit_name("add"), src, a, b, out, lo, hi))
-        return out
+    def fully_connected(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        if x.pixels != 1:
+            raise HlsUnsupportedError("fully-connected layer on a %dx%d map (flatten first)" % x.shape[:2])
+        w = self.const(op["operands"][1], "the weights").astype(np.float32)
+        if w.ndim != 2 or w.shape[1] != x.channels:
+            raise HlsUnsupportedError("weights of shape %s do not match %d inputs" % (list(w.shape), x.channels))
+        g = _geometry((1, 1), 1, 1, 1, 1, 1, 1, "VALID")
+        return self.fixed_mvau(op, src, x, w.reshape(w.shape[0], 1, w.shape[1]), g, self.operand(op, 2), 1)
 
     def depthwise(self, op, src):
         x = self.materialized(op, 0, "fixed")
@@ -740,59 +464,171 @@ class _Lowering:
             raise HlsUnsupportedError("depthwise conv with a depth multiplier other than 1")
         g = _geometry(x.shape, kh, kw, _attr(op, "stride_h"), _attr(op, "stride_w"), _attr(op, "dilation_h_factor"),
                       _attr(op, "dilation_w_factor"), _attr(op, "padding"))
-        # weights per channel o and tap t, as (o*taps + t) with one input channel per output
+        # one channel per group: weights per channel o and tap t, index o*taps + t
         wt = np.transpose(w.reshape(kh * kw, c), (1, 0)).reshape(c, kh * kw, 1)
-        return self.fixed_mvau(op, src, x, wt, g, self.operand(op, 2), depthwise=True)
+        return self.fixed_mvau(op, src, x, wt, g, self.operand(op, 2), c)
 
-    def pool(self, x, g, src):
-        name = self.unit_name("bmaxpool" if x.kind == "bits" else "maxpool")
+    def fixed_mvau(self, op, src, x, w, g, bias, groups):
+        co, taps, cg = w.shape
+        name = self.unit_name("fixed")
         win = self.swu(name, src, x, g, pad_is_data=False)
-        out = self.stream(x.kind, (g["OH"], g["OW"], x.channels), x.elem)
-        self.add(BMaxPool(name, src, win, out, g["KH"] * g["KW"]) if x.kind == "bits"
-                 else MaxPool(name, src, win, out, g["KH"] * g["KW"]))
+        vals = _exact_values(w, "weights")
+        # Raw weights travel as int64: at most 64 bits with the integer part (and a sign bit for
+        # negation), so at most 64 - I fraction bits; fewer if the user asks.
+        big = max(abs(v) for v in vals) + 1
+        maxfb = min(int(self.config.get("max_weight_frac_bits", 64)), 64 - exact.format_for([big, -big]).I)
+        rounded = False
+        for i, v in enumerate(vals):
+            if exact.frac_bits(v) > maxfb:
+                vals[i] = Fraction(round(v * 2 ** maxfb), 2 ** maxfb)
+                rounded = True
+        Bs = [Fraction(0)] * co
+        if isinstance(bias, np.ndarray):
+            Bs = _exact_values(bias, "bias")
+            if len(Bs) != co:
+                raise HlsUnsupportedError("bias of %d values for %d channels" % (len(Bs), co))
+        otype = self.out_type(name, src, op["results"][0]["id"])
+        out = self.stream("fixed", (g["OH"], g["OW"], co), otype)
+        u = self.add(FMvau(name, src, win, cg * groups, co, taps, groups, g["OH"] * g["OW"], vals, Bs,
+                           _activation(op), otype))
+        u.output = out
+        if rounded:
+            u.notes.append("weights rounded to 2^-%d (max_weight_frac_bits): not exact" % maxfb)
+        return out
+
+    def elementwise(self, op, src):
+        name = op["name"]
+        a, b = self.operand(op, 0), self.operand(op, 1)
+        if name == "tfl.add" and isinstance(a, Stream) and isinstance(b, Stream):
+            return self.add2(op, src)
+        if isinstance(a, np.ndarray) and isinstance(b, Stream):
+            const, i = a, 1
+        elif isinstance(b, np.ndarray) and isinstance(a, Stream):
+            const, i = b, 0
+        else:
+            raise HlsUnsupportedError("%s of two activations (only tfl.add of two activations, or an op with a "
+                                      "per-channel constant, lowers)" % name)
+        x = self.materialized(op, i, "fixed")
+        c = x.channels
+        vals = _exact_values(const, "constant")
+        if const.ndim and any(d != 1 for d in const.shape[:-1]) or len(vals) not in (1, c):
+            raise HlsUnsupportedError("%s by a constant of shape %s is not per-channel" % (name, list(const.shape)))
+        if len(vals) == 1:
+            vals = vals * c
+        if name == "tfl.mul":
+            Ms, Bs = vals, [Fraction(0)] * c
+        elif name == "tfl.add":
+            Ms, Bs = [Fraction(1)] * c, vals
+        elif i == 0:  # x - c
+            Ms, Bs = [Fraction(1)] * c, [-v for v in vals]
+        else:         # c - x
+            Ms, Bs = [Fraction(-1)] * c, vals
+        return self.pointwise(op, src, x, Ms, Bs, _activation(op))
+
+    def relu(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        c = x.channels
+        return self.pointwise(op, src, x, [Fraction(1)] * c, [Fraction(0)] * c, _RELU_OPS[op["name"]])
+
+    def pointwise(self, op, src, x, Ms, Bs, post):
+        name = self.unit_name("affine" if op["name"] in ("tfl.mul", "tfl.add", "tfl.sub") else "clamp")
+        out = self.stream("fixed", x.shape, self.out_type(name, src, op["results"][0]["id"]))
+        u = self.add(Pointwise(name, src, x, out, Ms, Bs, post))
+        u.kind = "affine" if name.startswith("affine") else "clamp"
+        return out
+
+    def add2(self, op, src):
+        a, b = self.materialized(op, 0, "fixed"), self.materialized(op, 1, "fixed")
+        if a.shape != b.shape:
+            raise HlsUnsupportedError("adding %s and %s (broadcasting is not supported)" % (a.shape, b.shape))
+        ta, tb = a.fixed_type(), b.fixed_type()
+        post = _activation(op)
+        otype = exact.range_format(ta.min() + tb.min(), ta.max() + tb.max(), max(ta.F, tb.F))
+        out = self.stream("fixed", a.shape, exact.Fixed(otype.W, otype.I, True, "AP_TRN", "AP_WRAP"))  # exact
+        self.add(Add(self.unit_name("add"), src, a, b, out, post))
+        return out
+
+    def concatenation(self, op, src):
+        if len(op["operands"]) != 2:
+            raise HlsUnsupportedError("concatenation of %d tensors (two lower)" % len(op["operands"]))
+        if _activation(op) is not None:
+            raise HlsUnsupportedError("concatenation with a fused activation")
+        rank = len(_shape(op["results"][0]["type"]))
+        axis = int(_attr(op, "axis", -1))
+        if axis not in (-1, rank - 1):
+            raise HlsUnsupportedError("concatenation along axis %d (only the channel axis lowers)" % axis)
+        a, b = self.materialized(op, 0), self.materialized(op, 1)
+        if a.kind != b.kind or a.shape[:2] != b.shape[:2]:
+            raise HlsUnsupportedError("concatenating %s %s and %s %s" % (a.kind, a.shape, b.kind, b.shape))
+        shape = (a.shape[0], a.shape[1], a.channels + b.channels)
+        if a.kind == "bits":
+            if a.channels % 32:
+                raise HlsUnsupportedError("concatenating bitpacked tensors whose first has %d channels (not a "
+                                          "multiple of 32: the words do not line up)" % a.channels)
+            out = self.stream("bits", shape)
+        else:
+            ta, tb = a.fixed_type(), b.fixed_type()
+            I, F = max(ta.I, tb.I), max(ta.F, tb.F)
+            out = self.stream("fixed", shape, exact.Fixed(I + F, I))  # holds both exactly
+        self.add(Concat(self.unit_name("concat"), src, [a, b], out))
+        return out
+
+    def maxpool(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        if _activation(op) is not None:
+            raise HlsUnsupportedError("max-pool with a fused activation")
+        g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
+                      _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
+        name = self.unit_name("maxpool")
+        win = self.swu(name, src, x, g, pad_is_data=False)
+        out = self.stream("fixed", (g["OH"], g["OW"], x.channels), x.elem)
+        self.add(MaxPool(name, src, win, out, g["KH"] * g["KW"]))
+        return out
+
+    def avgpool(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        if op["name"] == "tfl.mean":
+            axes = self.const(op["operands"][1], "the mean axes").reshape(-1).tolist()
+            if sorted(int(a) for a in axes) != [1, 2]:
+                raise HlsUnsupportedError("mean over axes %s (only the spatial mean, axes [1, 2])" % axes)
+            g = _geometry(x.shape, x.shape[0], x.shape[1], 1, 1, 1, 1, "VALID")
+        else:
+            if _activation(op) is not None:
+                raise HlsUnsupportedError("average pool with a fused activation")
+            g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
+                          _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
+        name = self.unit_name("avgpool")
+        win = self.swu(name, src, x, g, pad_is_data=False)
+        xt = x.fixed_type()
+        taps = g["KH"] * g["KW"]
+        sum_type = exact.range_format(xt.min() * taps, xt.max() * taps, xt.F)
+        out = self.stream("fixed", (g["OH"], g["OW"], x.channels), self.out_type(name, src, op["results"][0]["id"]))
+        padded = bool(g["PT"] or g["PL"] or _pads_after(g))
+        u = self.add(AvgPool(name, src, win, out, taps, sum_type, padded))
+        if padded or taps & (taps - 1):
+            u.notes.append("1/count rounded to 2^-64 unless count is a power of two (then exact)")
+        return out
+
+    def reshape(self, op, src):
+        res_shape = _shape(op["results"][0]["type"])
+        x = self.materialized(op, 0)
+        new = _reshaped(x.shape, res_shape, x.kind == "bits")
+        if new is None:
+            raise HlsUnsupportedError("reshape %s -> %s is not a flatten" % (list(x.shape), res_shape))
+        if new == x.shape:
+            return x
+        out = self.stream(x.kind, new, x.elem)
+        self.add(Flatten(self.unit_name("flatten"), src, [x], out))
         return out
 
 
-class _HostSoftmax:
-    """A softmax that is the model's output: left to the host (argmax is unchanged)."""
-
-    def __init__(self, operand, beta):
-        self.operand, self.beta = operand, beta
-
-
-def _pads_after(g):
-    bottom = max((g["OH"] - 1) * g["SH"] + (g["KH"] - 1) * g["DH"] + 1 - g["IH"] - g["PT"], 0)
-    right = max((g["OW"] - 1) * g["SW"] + (g["KW"] - 1) * g["DW"] + 1 - g["IW"] - g["PL"], 0)
-    return bottom or right
-
-
-def _reshaped(hwc, res_shape, packed):
-    """The (H, W, C) after a reshape that flattens (or keeps a flat tensor flat), or None."""
-    n = hwc[0] * hwc[1] * hwc[2]
-    try:
-        rh = _hwc(res_shape, "reshape")
-    except HlsUnsupportedError:
-        return None
-    if rh[0] != 1 or rh[1] != 1:
-        return (tuple(rh) if tuple(rh) == tuple(hwc) else None)
-    last = rh[2]
-    if packed:
-        if hwc[0] * hwc[1] != 1 and hwc[2] % 32:
-            return None  # packed words of several pixels do not flatten into one word string
-        return (1, 1, n) if last == -(-n // 32) else None
-    return (1, 1, n) if last == n else None
-
-
-def _name(value):
-    n = value.get("name")
-    if isinstance(n, bytes):
-        n = n.decode(errors="replace")
-    return n or "?"
+def description(module):
+    """The description of an imported module (lce_convert.mlir.Module.description)."""
+    return module.description()
 
 
 def lower(model_bytes, config=None):
     """Lower converted .tflite bytes (our converter's or LCE 0.16's output) to a Design."""
     from .. import mlir
     module = mlir.import_tflite(bytes(model_bytes))
-    desc = module._handle.to_description()
-    return _Lowering(desc, dict(config or {})).run()
+    return _Lowering(description(module), dict(config or {})).run()
