@@ -105,7 +105,8 @@ def arm64():
 CASES = ("ours_maxpool_float", "ours_maxpool_bitpacked", "ours_maxpool_bitpacked_reference",
          "ours_maxpool_bitpacked_2_threads", "lce_maxpool", "ours_conv_options_float",
          "ours_conv_options_bitpacked_fused", "ours_batchnorm_placement_bitpacked", "lce_batchnorm_placement",
-         "ours_int8_qat_int8_io", "ours_int8_default_range")
+         "ours_larq_bnn_bitpacked", "lce_larq_bnn", "ours_alexnet_bitpacked", "ours_int8_qat_int8_io",
+         "ours_int8_default_range")
 
 
 def _inputs(model_bytes, seed):
@@ -124,37 +125,60 @@ def _inputs(model_bytes, seed):
 
 
 def _models():
-    """(name, model bytes, Interpreter options) of the cases, converted here."""
+    """(name, model bytes, Interpreter options) of the cases, converted here.
+
+    XNNPACK does not start under qemu-user (kernels/README.md): TFLite's builtin kernels run the
+    non-binary ops there. They give the same bits on x86 as on aarch64 with one exception, and
+    XNNPACK's sometimes differ, so each case names the x86 configuration that computes those
+    ops as the aarch64 one does (our ops give the same bits in both):
+    - float cases: use_xnnpack=False (XNNPACK's float MEAN, the global average pool of
+      conv_options, differs from the builtin kernel's in the last bit: 5 of 80 values);
+    - int8 default ranges: XNNPACK (the default), since x86's optimized builtin int8 CONV_2D
+      differs from TFLite's reference kernel by one step (2 of 4096 values of the stem), and an
+      int8 value at the zero point flips its bit at the binarization; XNNPACK and the aarch64
+      builtin kernel agree with the reference.
+    Not compared: TFLite's float softmax, and the QuickNet- and Bi-Real-like models of bnn_zoo
+    (float depthwise, 1x1, average-pool and dense layers): their x86 and aarch64 builtin kernels
+    differ in the last bits."""
     import tensorflow as tf
     import larq_compute_engine as lce
     import bnn_zoo
+    import models
     import lce_convert
+    off = {"use_xnnpack": False}
     cases = []
     # ours, float activations between binary layers, and bitpacked (binary max-pool on bits)
     model, _, _ = bnn_zoo.maxpool_binary()
-    cases.append(("ours_maxpool_float", lce_convert.convert_keras_model(model), {}))
+    cases.append(("ours_maxpool_float", lce_convert.convert_keras_model(model), off))
     cases.append(("ours_maxpool_bitpacked",
-                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), {}))
-    cases.append(("ours_maxpool_bitpacked_reference", cases[-1][1], {"use_reference_bconv": True}))
-    cases.append(("ours_maxpool_bitpacked_2_threads", cases[-2][1], {"num_threads": 2}))
-    # LCE 0.16's converter, on the same model, in LCE's runtime configuration
-    cases.append(("lce_maxpool", lce.convert_keras_model(model), {"use_xnnpack": False}))
-    # zero and one padding, strides, dilation, groups; ReLU and BatchNorm placements
-    # (without its final GlobalAveragePooling2D: TFLite's float MEAN does not sum in the same
-    # order on x86 and aarch64, and differs in the last bit; everything before it is exact)
+                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), off))
+    cases.append(("ours_maxpool_bitpacked_reference", cases[-1][1], dict(off, use_reference_bconv=True)))
+    cases.append(("ours_maxpool_bitpacked_2_threads", cases[-2][1], dict(off, num_threads=2)))
+    # LCE 0.16's converter, on the same model
+    cases.append(("lce_maxpool", lce.convert_keras_model(model), off))
+    # zero and one padding, strides, dilation, groups, odd channel counts; ReLU and BatchNorm
+    # placements; the fused form of zero-padded convs (lce_compatible=False)
     model, _, _ = bnn_zoo.conv_options()
-    model = tf.keras.Model(model.input, model.layers[-2].output)
-    cases.append(("ours_conv_options_float", lce_convert.convert_keras_model(model), {}))
+    cases.append(("ours_conv_options_float", lce_convert.convert_keras_model(model), off))
     cases.append(("ours_conv_options_bitpacked_fused", lce_convert.convert_keras_model(
-        model, experimental_enable_bitpacked_activations=True, lce_compatible=False), {}))
+        model, experimental_enable_bitpacked_activations=True, lce_compatible=False), off))
     model, _, _ = bnn_zoo.batchnorm_placement()
     cases.append(("ours_batchnorm_placement_bitpacked",
-                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), {}))
-    cases.append(("lce_batchnorm_placement", lce.convert_keras_model(model), {"use_xnnpack": False}))
+                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), off))
+    cases.append(("lce_batchnorm_placement", lce.convert_keras_model(model), off))
+    # whole small BNNs: float stem, binary convs and dense, max-pools
+    model = models.larq_bnn()
+    model = tf.keras.Model(model.input, model.layers[-2].output)  # the logits, before the softmax
+    cases.append(("ours_larq_bnn_bitpacked",
+                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), off))
+    cases.append(("lce_larq_bnn", lce.convert_keras_model(model), off))
+    model, _, _ = bnn_zoo.binary_alexnet_like()
+    cases.append(("ours_alexnet_bitpacked",
+                  lce_convert.convert_keras_model(model, experimental_enable_bitpacked_activations=True), off))
     # int8: quantization-aware with int8 input and output; default ranges
     model, _, _ = bnn_zoo.fake_quant_bnn()
     cases.append(("ours_int8_qat_int8_io", lce_convert.convert_keras_model(
-        model, inference_input_type=tf.int8, inference_output_type=tf.int8), {}))
+        model, inference_input_type=tf.int8, inference_output_type=tf.int8), off))
     model, _, _ = bnn_zoo.default_range_bnn()
     cases.append(("ours_int8_default_range", lce_convert.convert_keras_model(
         model, experimental_default_int8_range=(-3.0, 3.0), inference_input_type=tf.int8,
@@ -180,8 +204,8 @@ def work(arm64):
         manifest.append({"name": name, "model": name + ".tflite", "inputs": inputs, "options": options})
     for file in MALFORMED:
         shutil.copy(os.path.join(CORPUS, file), os.path.join(path, file))
-        # without XNNPACK on x86 too, as TFLite runs under qemu (see kernels/README.md): some
-        # messages count the graph's tensors, which XNNPACK's partitioning changes
+        # (without XNNPACK as well: some messages count the graph's tensors, which XNNPACK's
+        # partitioning changes)
         manifest.append({"name": file, "model": file, "inputs": "zeros", "options": {"use_xnnpack": False}})
     with open(os.path.join(path, "manifest.json"), "w") as f:
         json.dump(manifest, f)
