@@ -432,7 +432,7 @@ def main(argv=None):
     _say("ready in %.1f s: %s (python: %s)%s" % (time.time() - t, os.path.relpath(ROOT, REPO),
                                                  " ".join(python_argv()),
                                                  "; lce_convert from " + _shown(wheel) if wheel else
-                                                 "; lce_convert not installed"))
+                                                 "; lce_convert: not installed by this call"))
     if args.run is not None:
         return subprocess.run(python_argv() + args.run, env=CHROOT_ENV).returncode
     return 0
