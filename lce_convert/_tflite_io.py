@@ -667,8 +667,9 @@ class _AlignedBuffer:
 
 
 class _Writer:
-    def __init__(self, desc):
+    def __init__(self, desc, default_range=None):
         self.desc = desc
+        self.default_range = default_range
         s = schema()
         self.s = s
         self.builtin_codes = enum_values(s.BuiltinOperator)
@@ -819,8 +820,34 @@ class _Writer:
                 add(r["id"], r["type"], r["name"], info)
             g.operators.append(self.operator(o, attrs, index))
         g.outputs = [index[v] for v in f["returns"]]
+        if self.default_range is not None:
+            self._give_default_ranges(g)
         self.graphs.append(g)
         return g
+
+    def _give_default_ranges(self, g):
+        """Calibration ranges `default_range` on the float32 tensors that LCE 0.16's default-range
+        pass gives one to: subgraph inputs and results of builtin operators (not the results of
+        custom ops such as LceBconv2d, nor constants or variables), unless they have one."""
+        s = self.s
+        lo, hi = self.default_range
+        custom = {i for i, c in enumerate(self.opcode_list)
+                  if max(c.builtinCode, c.deprecatedBuiltinCode) == s.BuiltinOperator.CUSTOM}
+        ranged = set(g.inputs)
+        for op in g.operators:
+            if op.opcodeIndex not in custom:
+                ranged.update(op.outputs)
+        for i in sorted(ranged):
+            t = g.tensors[i]
+            has_data = t.buffer > 0 and self.buffers[t.buffer].data is not None
+            if t.type != s.TensorType.FLOAT32 or has_data or t.isVariable:
+                continue
+            q = t.quantization
+            if q is not None and q.min is not None and len(q.min):
+                continue
+            q = q or s.QuantizationParametersT()
+            q.min, q.max = [float(lo)], [float(hi)]
+            t.quantization = q
 
     def operator(self, o, attrs, index):
         s = self.s
@@ -897,6 +924,115 @@ class _Writer:
         return op
 
 
-def write(desc):
-    """Serialize a description from _core.Module.to_description into .tflite bytes."""
-    return _Writer(desc).write()
+def write(desc, default_range=None):
+    """Serialize a description from _core.Module.to_description into .tflite bytes. With
+    `default_range=(lo, hi)`, the float32 tensors that LCE 0.16's default-range pass would give
+    a range get (lo, hi) as calibration min/max (for TensorFlow's quantizer)."""
+    return _Writer(desc, default_range).write()
+
+
+# -- description surgery (the converter edits descriptions, never flatbuffers) --
+
+def quantize_float_outputs(desc, scale, zero_point):
+    """The float32 outputs of the entry function (the first) that no DEQUANTIZE gives become
+    int8 with (scale, zero_point): an LceDequantize (lq.Dequantize) writes int8 itself, any other
+    op gets a tfl.quantize after it, appended as the last op, whose result is named after the
+    output with "_int8". Returns the number of outputs changed."""
+    if not desc["functions"]:
+        return 0
+    f = desc["functions"][0]
+    types = {a["id"]: a["type"] for a in f["args"]}
+    producers, results = {}, {}
+    next_id = 0
+    for a in f["args"]:
+        next_id = max(next_id, a["id"] + 1)
+    for o in f["ops"]:
+        for r in o["results"]:
+            types[r["id"]], producers[r["id"]], results[r["id"]] = r["type"], o, r
+            next_id = max(next_id, r["id"] + 1)
+
+    def int8(typ):
+        return {"shape": list(typ["shape"]) if typ["shape"] is not None else None, "elem": "i8",
+                "quant": {"storage": "i8", "axis": -1, "scales": [float(scale)], "zero_points": [int(zero_point)]}}
+
+    def is_lce_dequantize(o):
+        return o is not None and (o["name"] == "lq.Dequantize" or
+                                  (o["name"] == "tfl.custom" and o["attrs"].get("name") == b"LceDequantize"))
+    version = next((o["attrs"].get("version", 1) for g in desc["functions"] for o in g["ops"]
+                    if o["name"] == "tfl.quantize"), 1)
+    todo = [v for v in f["returns"] if types[v]["elem"] == "f32" and types[v]["quant"] is None
+            and (producers.get(v) is None or producers[v]["name"] != "tfl.dequantize")]
+    renamed = {}
+    for v in todo:
+        o = producers.get(v)
+        if is_lce_dequantize(o):
+            r = results[v]
+            r["type"] = int8(r["type"])
+            infos = o["attrs"].get("tfl.info")
+            if infos:
+                index = o["results"].index(r)
+                if infos[index] is not None:
+                    infos[index] = {k: x for k, x in infos[index].items() if k != "quantization"}
+            continue
+        name = results[v]["name"] if v in results else next(a["name"] for a in f["args"] if a["id"] == v)
+        attrs = {"version": version}
+        info = (producers[v]["attrs"].get("tfl.info") or [None] * len(producers[v]["results"]))[
+            producers[v]["results"].index(results[v])] if v in results else None
+        shape_info = {k: x for k, x in (info or {}).items() if k in ("shape", "shape_signature_empty")}
+        if shape_info:
+            attrs["tfl.info"] = [shape_info]
+        f["ops"].append({"name": "tfl.quantize", "operands": [v], "attrs": attrs,
+                         "results": [{"id": next_id, "type": int8(types[v]),
+                                      "name": (name or b"output") + b"_int8"}]})
+        renamed[v] = next_id
+        next_id += 1
+    f["returns"] = [renamed.get(v, v) for v in f["returns"]]
+    return len(todo)
+
+
+def constants_at_first_use(desc):
+    """Moves every constant (tfl.const, tfl.variable, tfl.no_value) of each function right before
+    its first user, in operand order, as reading a written model places them; constants that
+    nothing uses are dropped, as a read drops them. A description exported from a module that
+    never went through bytes then serializes exactly as one that did (the converter's int8
+    steps run on the module itself and keep the layout of the former write-and-read)."""
+    for f in desc["functions"]:
+        constant = {}
+        for o in f["ops"]:
+            if o["name"] in ("tfl.const", "tfl.variable", "tfl.no_value"):
+                constant[o["results"][0]["id"]] = o
+        placed, ops = set(), []
+
+        def use(v):
+            o = constant.get(v)
+            if o is not None and v not in placed:
+                placed.add(v)
+                ops.append(o)
+        for o in f["ops"]:
+            if o["results"] and o["results"][0]["id"] in constant:
+                continue
+            for v in o["operands"]:
+                use(v)
+            ops.append(o)
+        for v in f["returns"]:
+            use(v)
+        f["ops"] = ops
+    return desc
+
+
+# -- flatbuffer object API (for tests and tools that build or mutate models directly) --
+
+def model_object(data):
+    """The flatbuffer object API's ModelT of .tflite bytes, for building or editing a model
+    outside MLIR (tests, fuzzers, the benchmark's per-op models). No checks: the conversion
+    itself reads models with `read`, which validates them."""
+    s = schema()
+    return s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
+
+
+def model_bytes(model, size=1024):
+    """.tflite bytes of a ModelT (file identifier TFL3)."""
+    import flatbuffers
+    builder = flatbuffers.Builder(size)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

@@ -78,15 +78,13 @@ def _inputs(details, rng):
 # --- per-op profile ------------------------------------------------------------------------------
 
 def _model_t(model_bytes):
-    from ._schema import schema
-    return schema().ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    from ._tflite_io import model_object
+    return model_object(model_bytes)
 
 
 def _pack(model_t):
-    import flatbuffers
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    from ._tflite_io import model_bytes
+    return model_bytes(model_t)
 
 
 def _op_name(model_t, op):

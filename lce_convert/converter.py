@@ -25,7 +25,6 @@ import math
 import re
 import warnings
 
-import flatbuffers
 import numpy as np
 
 from . import _tflite_io
@@ -179,43 +178,16 @@ def _quantized_pipeline(lce_compatible=True):
     return "lq-fuse-quantized{lce-compatible=%s}" % _flag(lce_compatible)
 
 
-def _with_default_ranges(model_bytes, lo, hi):
-    """The model with calibration ranges (lo, hi) on the float32 tensors that LCE 0.16's
-    default-range pass gives one to: subgraph inputs and results of builtin operators (not the
-    results of custom ops such as LceBconv2d, nor constants), unless they already have one."""
-    s = schema()
-    model = s.ModelT.InitFromObj(s.Model.GetRootAsModel(model_bytes, 0))
-    custom = {i for i, c in enumerate(model.operatorCodes or [])
-              if max(c.builtinCode, c.deprecatedBuiltinCode) == s.BuiltinOperator.CUSTOM}
-    for g in model.subgraphs or []:
-        ranged = set(int(i) for i in (g.inputs if g.inputs is not None else []))
-        for op in g.operators or []:
-            if op.opcodeIndex not in custom and op.outputs is not None:
-                ranged.update(int(i) for i in op.outputs)
-        for i in sorted(ranged):
-            t = g.tensors[i]
-            has_data = t.buffer > 0 and model.buffers[t.buffer].data is not None
-            if t.type != s.TensorType.FLOAT32 or has_data or t.isVariable:
-                continue
-            q = t.quantization
-            if q is not None and q.min is not None and len(q.min):
-                continue
-            q = q or s.QuantizationParametersT()
-            q.min, q.max = [float(lo)], [float(hi)]
-            t.quantization = q
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
-def _quantize_default_range(model_bytes, default_range):
-    """TensorFlow's post-training quantizer run on the binarized model with default ranges:
-    builtin ops become int8 (weights per channel, dense layers per tensor, as LCE 0.16); the
-    binary custom ops stay and get DEQUANTIZE/QUANTIZE around them."""
+def _quantize_default_range(desc, default_range):
+    """TensorFlow's post-training quantizer run on the binarized model with default ranges (the
+    one place where the conversion serializes: the quantizer takes bytes): builtin ops become
+    int8 (weights per channel, dense layers per tensor, as LCE 0.16); the binary custom ops stay
+    and get DEQUANTIZE/QUANTIZE around them. The ranges go on the tensors that LCE 0.16's
+    default-range pass gives one to (_tflite_io.write)."""
     _tensorflow()
     from tensorflow.lite.python.convert import mlir_quantize
     try:
-        return mlir_quantize(_with_default_ranges(model_bytes, *default_range), disable_per_channel=False,
+        return mlir_quantize(_tflite_io.write(desc, default_range=default_range), disable_per_channel=False,
                              fully_quantize=False, disable_per_channel_for_dense_layers=True)
     except Exception as e:  # TF raises many exception types here
         raise LceConvertError("TensorFlow's quantizer failed with experimental_default_int8_range=%r: %s"
@@ -229,13 +201,12 @@ def _quantized_storages(desc):
     return {t["quant"]["storage"] for t in types if t.get("quant")}
 
 
-def _int8_io(model_bytes, input_type, output_type):
-    """int8 model inputs/outputs where an int8 QUANTIZE (DEQUANTIZE) sits at them. As in LCE
-    0.16, the others stay float32 with a warning (e.g. a binary output from LceDequantize, which
-    strip_lcedequantize_ops can make bitpacked); a model without int8 tensors is an error."""
-    from .research import _output_types
-    module = import_tflite(model_bytes)
-    storages = _quantized_storages(module.description())
+def _check_int8_io(desc, input_type, output_type):
+    """After tfl-int8-io: int8 model inputs/outputs where an int8 QUANTIZE (DEQUANTIZE) sat at
+    them. As in LCE 0.16, inputs that stay float32 get a warning (outputs: _refuse_float_outputs);
+    a model without int8 tensors is an error (the pass changes nothing there)."""
+    from .mlir import output_types
+    storages = _quantized_storages(desc)
     if "i8" not in storages:
         hint = (" (its uint8 QUANTIZE ops come from fake-quantization nodes converted without "
                 "optimizations=[tf.lite.Optimize.DEFAULT], which makes them int8)" if "ui8" in storages else "")
@@ -243,15 +214,14 @@ def _int8_io(model_bytes, input_type, output_type):
             "inference_input_type/inference_output_type=tf.int8 need an int8-quantized model, and "
             "this one has no int8 tensors%s. Quantize it with fake-quantization nodes "
             "(quantization-aware training) or experimental_default_int8_range=(min, max)" % hint)
-    module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
-                        % (_flag(input_type == "int8"), _flag(output_type == "int8")))
-    for name, outs, ins in _output_types(module):
+    for f in output_types(desc):
+        ins = [t["elem"] for t in f["inputs"]]
+        outs = [t["elem"] for t in f["outputs"]]
         left = ["input %d" % i for i, t in enumerate(ins) if input_type == "int8" and t == "f32"]
         if left:
             warnings.warn("%s of %s stay float32: no int8 QUANTIZE/DEQUANTIZE at them"
-                          % (", ".join(left), name), stacklevel=4)
-        _refuse_float_outputs(name, outs, output_type)
-    return module.to_tflite()
+                          % (", ".join(left), f["function"]), stacklevel=4)
+        _refuse_float_outputs(f["function"], outs, output_type)
 
 
 def _refuse_float_outputs(function, outputs, output_type):
@@ -275,74 +245,6 @@ def _default_range_quantization(lo, hi):
     zero = -128.0 - lo / scale
     zero_point = int(math.copysign(math.floor(abs(zero) + 0.5), zero))
     return scale, max(-128, min(127, zero_point))
-
-
-def _quantize_float_outputs(model_bytes, lo, hi):
-    """inference_output_type=tf.int8 with experimental_default_int8_range: the float32 outputs
-    of the entry subgraph that no DEQUANTIZE gives (the float result of a binary layer, to which
-    TensorFlow's quantizer gives no range, as LCE 0.16's default-range pass gives none to custom
-    ops) become int8 with the default range: an LceDequantize writes int8 itself (zp +-
-    round(1/scale), semantics.md; strip_lcedequantize_ops still finds it), any other op gets a
-    QUANTIZE after it. LCE 0.16 leaves such outputs float32 (a binary dense last layer stays a
-    float FULLY_CONNECTED there, whose result is quantized). Unchanged if there are none."""
-    s = schema()
-    model = s.Model.GetRootAsModel(model_bytes, 0)
-    g = model.Subgraphs(0)
-    dequantize = {i for i in range(model.OperatorCodesLength())
-                  if s.BuiltinOperator.DEQUANTIZE in (model.OperatorCodes(i).BuiltinCode(),
-                                                      model.OperatorCodes(i).DeprecatedBuiltinCode())}
-    lce_dequantize = {i for i in range(model.OperatorCodesLength())
-                      if model.OperatorCodes(i).CustomCode() == b"LceDequantize"}
-    made_by_dequantize, made_by_lce_dequantize = set(), set()
-    for k in range(g.OperatorsLength()):
-        op = g.Operators(k)
-        if op.OpcodeIndex() in dequantize:
-            made_by_dequantize.update(op.OutputsAsNumpy().tolist())
-        elif op.OpcodeIndex() in lce_dequantize:
-            made_by_lce_dequantize.update(op.OutputsAsNumpy().tolist())
-    outputs = g.OutputsAsNumpy().tolist() if g.OutputsLength() else []
-    todo = [t for t in outputs if g.Tensors(t).Type() == s.TensorType.FLOAT32 and t not in made_by_dequantize]
-    if not todo:
-        return model_bytes
-    m = s.ModelT.InitFromObj(model)
-    sg = m.subgraphs[0]
-    codes = m.operatorCodes or []
-    quantize = next((i for i, c in enumerate(codes)
-                     if max(c.builtinCode, c.deprecatedBuiltinCode) == s.BuiltinOperator.QUANTIZE), None)
-    if quantize is None:
-        code = s.OperatorCodeT()
-        code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.QUANTIZE
-        code.version = 1
-        codes.append(code)
-        m.operatorCodes, quantize = codes, len(codes) - 1
-    scale, zero_point = _default_range_quantization(lo, hi)
-    renamed = {}
-    for t in todo:
-        src = sg.tensors[t]
-        if t in made_by_lce_dequantize:
-            src.type = s.TensorType.INT8
-            src.quantization = s.QuantizationParametersT()
-            src.quantization.scale, src.quantization.zeroPoint = [scale], [zero_point]
-            continue
-        q = s.TensorT()
-        q.shape, q.shapeSignature = src.shape, src.shapeSignature
-        q.type, q.buffer = s.TensorType.INT8, 0
-        q.name = (src.name or b"output") + b"_int8" if isinstance(src.name, bytes) else (src.name or "output") + "_int8"
-        q.quantization = s.QuantizationParametersT()
-        q.quantization.scale, q.quantization.zeroPoint = [scale], [zero_point]
-        sg.tensors.append(q)
-        op = s.OperatorT()
-        op.opcodeIndex, op.inputs, op.outputs = quantize, [t], [len(sg.tensors) - 1]
-        sg.operators.append(op)
-        renamed[t] = len(sg.tensors) - 1
-    sg.outputs = [renamed.get(int(t), int(t)) for t in sg.outputs]
-    for sd in m.signatureDefs or []:
-        if sd.subgraphIndex == 0:
-            for tm in sd.outputs or []:
-                tm.tensorIndex = renamed.get(tm.tensorIndex, tm.tensorIndex)
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
 
 _OP_KIND = {"tfl.conv_2d": "conv2d", "tfl.fully_connected": "dense",
@@ -460,19 +362,36 @@ def convert_tflite(model_bytes, *, inference_input_type="float32", inference_out
     if target == "xcore":
         _check_xcore(report, desc)
     _add_signature(desc, _signature)
-    result = _tflite_io.write(desc)
-    if experimental_default_int8_range is not None:
-        warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
-                      "should only be used for latency tests", stacklevel=3)
-        module = import_tflite(_quantize_default_range(result, experimental_default_int8_range))
-        module.run_pipeline(_quantized_pipeline(lce_compatible))
-        result = module.to_tflite()
-        if output_type == "int8":
-            result = _quantize_float_outputs(result, *experimental_default_int8_range)
-    if input_type == "int8" or output_type == "int8":
-        result = _int8_io(result, input_type, output_type)
-    if experimental_default_int8_range is not None or "int8" in (input_type, output_type):
-        final = {l.name: l for l in _report(import_tflite(result).description()).binarized}
+    # One module through the conversion: serialized for TensorFlow's quantizer (the only step
+    # that needs bytes) and once at the end.
+    int8_io = input_type == "int8" or output_type == "int8"
+    if experimental_default_int8_range is None and not int8_io:
+        result = _tflite_io.write(desc)
+    else:
+        if experimental_default_int8_range is not None:
+            warnings.warn("Using experimental_default_int8_range as fallback quantization ranges; this "
+                          "should only be used for latency tests", stacklevel=3)
+            module = import_tflite(_quantize_default_range(desc, experimental_default_int8_range))
+            module.run_pipeline(_quantized_pipeline(lce_compatible))
+        if int8_io:
+            module.run_pipeline("tfl-int8-io{input-int8=%s output-int8=%s}"
+                                % (_flag(input_type == "int8"), _flag(output_type == "int8")))
+        desc = module.description()
+        if experimental_default_int8_range is None:
+            _add_signature(desc, _signature)
+        elif output_type == "int8":
+            # The float outputs that no DEQUANTIZE gives (a binary layer's float result, to which
+            # TensorFlow's quantizer gives no range, as LCE 0.16's default-range pass gives none to
+            # custom ops) become int8 with the default range: an LceDequantize writes int8 itself
+            # (zp +- round(1/scale), semantics.md), any other op gets a QUANTIZE after it. LCE
+            # 0.16 leaves such outputs float32 (a binary dense last layer stays a float
+            # FULLY_CONNECTED there, whose result is quantized).
+            _tflite_io.quantize_float_outputs(desc, *_default_range_quantization(*experimental_default_int8_range))
+        if int8_io:
+            _check_int8_io(desc, input_type, output_type)
+            _tflite_io.constants_at_first_use(desc)
+        result = _tflite_io.write(desc)
+        final = {l.name: l for l in _report(desc).binarized}
         for layer in report.binarized:
             if layer.name in final:
                 layer.details["output"] = final[layer.name].details["output"]

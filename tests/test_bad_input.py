@@ -12,6 +12,7 @@ import pytest
 import lce_convert
 from lce_convert import InvalidModelError, PassPipelineError
 from lce_convert._schema import schema
+from lce_convert._tflite_io import model_bytes as pack, model_object as model_t
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAKE_TFLITE = os.path.join(os.path.dirname(HERE), "passes", "test", "Inputs", "make_tflite.py")
@@ -22,18 +23,6 @@ def small_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("m") / "small.tflite"
     subprocess.run([sys.executable, MAKE_TFLITE, str(path)], check=True)
     return path.read_bytes()
-
-
-def model_t(data):
-    s = schema()
-    return s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
-
-
-def pack(m):
-    import flatbuffers
-    b = flatbuffers.Builder(0)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
 
 
 def test_small_model_imports(small_model):

@@ -184,8 +184,9 @@ def op_graph(model_bytes):
     """[(op, [input tensor types], [output tensor types])] of subgraph 0, a tensor type being
     (dtype, shape, scales, zero points); constants' contents are not compared here."""
     from lce_convert._schema import enum_names, schema
+    from lce_convert._tflite_io import model_object
     s = schema()
-    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(model_bytes, 0))
+    m = model_object(model_bytes)
     builtin, dtype = enum_names(s.BuiltinOperator), enum_names(s.TensorType)
     g = m.subgraphs[0]
 

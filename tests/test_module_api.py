@@ -147,3 +147,36 @@ def test_converter_runs_the_registered_pipeline(tflite):
         lce_convert.import_tflite(tflite).run_pipeline("lq-binarize{target=x86}")
     with pytest.raises(lce_convert.PassPipelineError, match="lq-binarize: invalid options 'bitpacked=true': .*no such option bitpacked"):
         lce_convert.import_tflite(tflite).run_pipeline("lq-binarize{bitpacked=true}")
+
+
+def test_one_module_through_a_conversion(monkeypatch):
+    """With default ranges and int8 IO, a conversion reads and builds the model twice (the input,
+    TensorFlow's quantizer output), exports twice and serializes twice (for the quantizer, the
+    result): no other round trip through bytes."""
+    import collections
+    import tensorflow as tf
+    from lce_convert import _tflite_io, converter, mlir
+    from lce_convert.converter import _tflite_from_keras
+    tflite = _tflite_from_keras(tf, INT8_ZOO["default_range_bnn"]()[0])
+    counts = collections.Counter()
+
+    def counted(key, f):
+        def g(*args, **kwargs):
+            counts[key] += 1
+            return f(*args, **kwargs)
+        return g
+    monkeypatch.setattr(_tflite_io, "read", counted("read", _tflite_io.read))
+    monkeypatch.setattr(_tflite_io, "write", counted("write", _tflite_io.write))
+    monkeypatch.setattr(mlir.Module, "description", counted("export", mlir.Module.description))
+    monkeypatch.setattr(converter, "import_tflite", counted("build", converter.import_tflite))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = lce_convert.convert_tflite(tflite, experimental_default_int8_range=(-3.0, 3.0),
+                                            inference_input_type="int8", inference_output_type="int8")
+    assert dict(counts) == {"read": 2, "build": 2, "export": 2, "write": 2}
+    (types,) = lce_convert.import_tflite(result).output_types()
+    assert [t["elem"] for t in types["inputs"] + types["outputs"]] == ["i8", "i8"]
+    counts.clear()
+    lce_convert.convert_tflite(tflite)
+    assert dict(counts) == {"read": 1, "build": 1, "export": 1, "write": 1}

@@ -14,24 +14,13 @@ import random
 import numpy as np
 
 from lce_convert._schema import schema
+from lce_convert._tflite_io import model_bytes as pack, model_object as parse
 
 LCE_NAMES = [b"LceQuantize", b"LceDequantize", b"LceBconv2d", b"LceBMaxPool2d"]
 INTERESTING = [0, 1, 2, 3, 31, 32, 33, 63, 64, 255, 256, 2**15, 2**16, 2**20, 2**31 - 1, 2**31, 2**32 + 1,
                2**62, 2**63 - 1, -1, -2, -128, -129, 127, 128, -2**31, -2**63]
 SMALL_DIMS = [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 32, 33, 64, 65, 100]
 HUGE_DIMS = [-1, 2**16, 2**20, 2**24, 2**31 - 1]
-
-
-def parse(data):
-    s = schema()
-    return s.ModelT.InitFromObj(s.Model.GetRootAs(data, 0))
-
-
-def pack(m):
-    import flatbuffers
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
 
 
 def _list(a):

@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as s
-import flatbuffers
+from lce_convert._tflite_io import model_bytes
 
 
 def tensor(name, shape, ttype, buffer=0, scale=None, zp=None, dim=0):
@@ -75,6 +75,4 @@ sig.inputs[1].name, sig.inputs[1].tensorIndex = b"xq", 6
 sig.outputs = [s.TensorMapT()]
 sig.outputs[0].name, sig.outputs[0].tensorIndex = b"result", 4
 m.signatureDefs = [sig]
-b = flatbuffers.Builder(0)
-b.Finish(m.Pack(b), file_identifier=b"TFL3")
-open(sys.argv[1], "wb").write(b.Output())
+open(sys.argv[1], "wb").write(model_bytes(m))
