@@ -50,6 +50,15 @@ result = {"machine": platform.machine(), "package": os.path.dirname(lce_convert.
 for case in manifest:
     print("case", case["name"], flush=True)
     entry = result["cases"][case["name"]] = {}
+    if "benchmark" in case:  # lce-benchmark of the install, as a user runs it on the device
+        import contextlib, io
+        from lce_convert import benchmark
+        path = os.path.join(out_dir, "benchmark.json")
+        with contextlib.redirect_stdout(io.StringIO()) as text:
+            code = benchmark.main([os.path.join(work, case["benchmark"]), "--runs", "3", "--json", path])
+        with open(path) as f:
+            entry.update(exit=code, report=json.load(f), text=text.getvalue())
+        continue
     try:
         with open(os.path.join(work, case["model"]), "rb") as f:
             model = f.read()
@@ -207,6 +216,7 @@ def work(arm64):
         # (without XNNPACK as well: some messages count the graph's tensors, which XNNPACK's
         # partitioning changes)
         manifest.append({"name": file, "model": file, "inputs": "zeros", "options": {"use_xnnpack": False}})
+    manifest.append({"name": "benchmark", "benchmark": "ours_maxpool_bitpacked.tflite"})
     with open(os.path.join(path, "manifest.json"), "w") as f:
         json.dump(manifest, f)
     with open(os.path.join(path, "runner.py"), "w") as f:
@@ -258,6 +268,18 @@ def test_runtime_only_install(results):
         assert arm["package"] == "/opt/lce/lib/python3.11/site-packages/lce_convert", arm["package"]
         assert arm["delegate"] == arm["package"] + "/liblce_delegate.so", arm["delegate"]
         assert not arm["tensorflow_loaded"]
+
+
+def test_benchmark_runs(results):
+    """lce-benchmark (lce_convert.benchmark) runs on the runtime-only install and times our
+    runtime (the figures are the emulator's)."""
+    x86, arms = results
+    for result in (x86, arms["default"]):
+        entry = result["cases"]["benchmark"]
+        assert entry["exit"] in (0, None), (result["tag"], entry)
+        rows = {row["runtime"]: row for row in entry["report"]["results"]}
+        assert rows["lce_convert delegate"]["median_ms"] > 0, (result["tag"], entry["text"])
+        assert "lce_convert delegate" in entry["text"], entry["text"]
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -190,7 +190,8 @@ def check_emulator(root=ROOT):
     """Raise EmulatorUnavailable unless qemu runs the userland's Python as aarch64."""
     _copy_qemu(root)
     try:
-        p = subprocess.run(chroot_argv(root, ["/usr/bin/python3.11", "-c", "import platform; print(platform.machine())"]),
+        argv = chroot_argv(root, ["/usr/bin/python3.11", "-c", "import platform; print(platform.machine())"])
+        p = subprocess.run(argv,
                            env=CHROOT_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise EmulatorUnavailable("%s cannot run the arm64 userland's python3.11: %s" % (QEMU, e)) from None
@@ -232,7 +233,8 @@ def ensure_root(root=ROOT):
                 return False
     if shutil.which(QEMU) is None:
         raise EmulatorUnavailable("%s is not installed (Debian: apt-get install qemu-user-static)" % QEMU)
-    debootstrap = shutil.which("debootstrap") or ("/usr/sbin/debootstrap" if os.path.exists("/usr/sbin/debootstrap") else None)
+    debootstrap = shutil.which("debootstrap") or next(
+        (path for path in ("/usr/sbin/debootstrap",) if os.path.exists(path)), None)  # not on a user's PATH
     if debootstrap is None:
         raise EmulatorUnavailable("debootstrap is not installed (Debian: apt-get install debootstrap); it makes the "
                                   "arm64 userland under %s" % root)
@@ -270,8 +272,10 @@ def ensure_root(root=ROOT):
 def _host_pip():
     """This machine's pip: the running Python's, else the project's .venv."""
     for python in (sys.executable, os.path.join(REPO, ".venv", "bin", "python")):
-        if python and os.path.exists(python) and subprocess.run(
-                [python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+        if not python or not os.path.exists(python):
+            continue
+        check = subprocess.run([python, "-m", "pip", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if check.returncode == 0:
             return [python, "-m", "pip"]
     raise UserlandError("downloading the aarch64 wheels needs pip on this machine: run this script with the "
                         "project's .venv/bin/python (make setup makes it)")
