@@ -191,8 +191,7 @@ def check_emulator(root=ROOT):
     _copy_qemu(root)
     try:
         argv = chroot_argv(root, ["/usr/bin/python3.11", "-c", "import platform; print(platform.machine())"])
-        p = subprocess.run(argv,
-                           env=CHROOT_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+        p = subprocess.run(argv, env=CHROOT_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise EmulatorUnavailable("%s cannot run the arm64 userland's python3.11: %s" % (QEMU, e)) from None
     if p.returncode != 0 or p.stdout.split()[-1:] != ["aarch64"]:
