@@ -167,6 +167,22 @@ def _zero_point(d):
     return int(zero_points[0]) if len(zero_points) else 0
 
 
+def _check_format(model_bytes):
+    """One sentence for what is not a .tflite flatbuffer at all (TFLite's own message is "The
+    model is not a valid Flatbuffer buffer"): an empty buffer, a Keras .h5/.keras file, other
+    bytes without the TFL3 identifier."""
+    head = bytes(model_bytes[:8])
+    if not head:
+        raise InvalidModelError("the model is empty (0 bytes)")
+    if head == b"\x89HDF\r\n\x1a\n" or head[:4] == b"PK\x03\x04":
+        raise InvalidModelError("the model is a Keras model (%s), not a .tflite model: convert it first with "
+                                "lce_convert.convert_keras_model or lce-convert convert"
+                                % ("HDF5, .h5" if head[:1] == b"\x89" else "a zip archive, .keras"))
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise InvalidModelError("the model is not a .tflite flatbuffer (no TFL3 file identifier in its first 8 "
+                                "bytes %r)" % head)
+
+
 def _is_iterator(x):
     return hasattr(x, "__next__") and hasattr(x, "__iter__")
 
@@ -223,6 +239,7 @@ class Interpreter:
             raise InvalidModelError("Interpreter expects the model as bytes (the .tflite file's contents, e.g. "
                                     "open(path, 'rb').read()), got %s" % type(flatbuffer_model).__name__)
         model_bytes = flatbuffer_model
+        _check_format(model_bytes)
         if (not isinstance(num_threads, (int, np.integer)) or isinstance(num_threads, (bool, np.bool_))
                 or not 1 <= num_threads <= MAX_THREADS):
             raise InvalidInputError("num_threads must be an int in 1..%d, got %r" % (MAX_THREADS, num_threads))

@@ -277,3 +277,21 @@ def test_base_dependencies_have_no_tensorflow():
     assert not base & {"tensorflow", "tf-keras", "larq", "keras"}
     tf_extra = {d.split("=")[0].lower() for d in project["optional-dependencies"]["tf"]}
     assert {"tensorflow", "tf-keras", "larq"} <= tf_extra
+
+
+def test_not_a_tflite_model(tmp_path):
+    """Bytes that are no .tflite flatbuffer at all: one sentence saying what they are."""
+    import models
+    model = models.larq_bnn()
+    model.save(str(tmp_path / "m.h5"))
+    model.save(str(tmp_path / "m.keras"))
+    with pytest.raises(lce_convert.InvalidModelError, match=r"Keras model \(HDF5, .h5\).*convert_keras_model"):
+        lce_convert.Interpreter((tmp_path / "m.h5").read_bytes())
+    with pytest.raises(lce_convert.InvalidModelError, match=r"Keras model \(a zip archive, .keras\)"):
+        lce_convert.Interpreter((tmp_path / "m.keras").read_bytes())
+    with pytest.raises(lce_convert.InvalidModelError, match="no TFL3 file identifier"):
+        lce_convert.Interpreter(b"garbage bytes, not a model")
+    with pytest.raises(lce_convert.InvalidModelError, match="empty"):
+        lce_convert.Interpreter(b"")
+    with pytest.raises(lce_convert.InvalidModelError, match=r"open\(path, 'rb'\).read\(\)"):
+        lce_convert.Interpreter(str(tmp_path / "m.h5"))
