@@ -640,6 +640,13 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     """
     _check_options(inference_input_type, inference_output_type, target,
                    experimental_default_int8_range, experimental_enable_bitpacked_activations, lce_compatible)
+    import os
+    if isinstance(model, (str, os.PathLike, bytes, bytearray)):
+        raise ValueError("convert_keras_model expects a tf.keras Model, got %s: load a .h5/.keras file with "
+                         "tf.keras.models.load_model(path) first, convert a SavedModel directory with "
+                         "convert_saved_model and .tflite bytes with convert_tflite"
+                         % ("the path %r" % os.fspath(model) if isinstance(model, (str, os.PathLike))
+                            else "%d bytes" % len(model)))
     tf = _tensorflow()
     if not isinstance(model, tf.keras.Model):
         raise ValueError("convert_keras_model expects a tf.keras Model (with TF_USE_LEGACY_KERAS=1 "
@@ -658,6 +665,23 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     return result
 
 
+def _check_saved_model_dir(path):
+    """convert_saved_model's input: one sentence for a file, a missing path or a directory that
+    is no SavedModel, naming the function that takes it."""
+    import os
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError("saved_model_dir must be an existing directory, got %r" % (path,))
+    if os.path.isfile(path):
+        raise ValueError("saved_model_dir must be a SavedModel directory, got the file %r: load a .h5/.keras "
+                         "Keras model with tf.keras.models.load_model and call convert_keras_model, or pass "
+                         "a .tflite file's bytes to convert_tflite" % (os.fspath(path),))
+    if not os.path.isdir(path):
+        raise ValueError("saved_model_dir must be an existing directory, got %r" % (os.fspath(path),))
+    if not any(os.path.exists(os.path.join(path, f)) for f in ("saved_model.pb", "saved_model.pbtxt")):
+        raise ValueError("%r is not a SavedModel directory: it has no saved_model.pb (write one with "
+                         "tf.saved_model.save(model, path))" % (os.fspath(path),))
+
+
 def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
                         inference_output_type="float32", target="arm",
                         experimental_default_int8_range=None,
@@ -666,9 +690,7 @@ def convert_saved_model(saved_model_dir, *, inference_input_type="float32",
     `convert_keras_model`."""
     _check_options(inference_input_type, inference_output_type, target,
                    experimental_default_int8_range, experimental_enable_bitpacked_activations, lce_compatible)
-    import os
-    if not isinstance(saved_model_dir, (str, os.PathLike)) or not os.path.isdir(saved_model_dir):
-        raise ValueError("saved_model_dir must be an existing directory, got %r" % (saved_model_dir,))
+    _check_saved_model_dir(saved_model_dir)
     tf = _tensorflow()
     try:
         tflite = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir)).convert()

@@ -228,5 +228,14 @@ def test_convert_tflite_names_wrong_inputs(tmp_path):
         lce_convert.convert_tflite(b"garbage that is not a model at all")
     with pytest.raises(InvalidModelError, match="expects the .tflite model's bytes, got int"):
         lce_convert.convert_tflite(3)
-    with pytest.raises(ValueError, match="existing directory"):
+    with pytest.raises(ValueError, match="got the file .*convert_keras_model"):
         lce_convert.convert_saved_model(str(tmp_path / "m.h5"))
+    with pytest.raises(ValueError, match="existing directory"):
+        lce_convert.convert_saved_model(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a SavedModel directory: it has no saved_model.pb"):
+        lce_convert.convert_saved_model(str(tmp_path / "empty"))
+    with pytest.raises(ValueError, match=r"got the path .*tf.keras.models.load_model\(path\)"):
+        lce_convert.convert_keras_model(str(tmp_path / "m.h5"))
+    with pytest.raises(ValueError, match="got 5 bytes.*convert_tflite"):
+        lce_convert.convert_keras_model(b"bytes")
