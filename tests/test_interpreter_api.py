@@ -295,3 +295,14 @@ def test_not_a_tflite_model(tmp_path):
         lce_convert.Interpreter(b"")
     with pytest.raises(lce_convert.InvalidModelError, match=r"open\(path, 'rb'\).read\(\)"):
         lce_convert.Interpreter(str(tmp_path / "m.h5"))
+
+
+def test_delegate_reference_option_values():
+    """The delegate's `reference` option (behind use_reference_bconv) takes "0" or "1" only."""
+    from ai_edge_litert.interpreter import load_delegate
+    from lce_convert.interpreter import delegate_path
+    for good in ("0", "1"):
+        assert load_delegate(delegate_path(), options={"reference": good}) is not None
+    for bad in ("2", "yes", "", "true"):
+        with pytest.raises((ValueError, RuntimeError)):
+            load_delegate(delegate_path(), options={"reference": bad})
