@@ -905,7 +905,10 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
     }
     const auto start = std::chrono::steady_clock::now();
     if (invokeOp(ctx, *p, op) != kTfLiteOk) return kTfLiteError;
-    profile.add(p, op.nodeIndex, op.label ? op.label : opName(op.kind),
+    const char *name = op.label ? op.label : opName(op.kind);
+    if (p->reference && op.kind == OpKind::kBconv2d)  // the profile says which kernel ran
+      name = internName(std::string(name) + " (reference kernel)");
+    profile.add(p, op.nodeIndex, name,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   return kTfLiteOk;
