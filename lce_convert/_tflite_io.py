@@ -910,7 +910,7 @@ class _Writer:
                 from flatbuffers import flexbuffers
                 values = {}
                 for k in keys:
-                    v = attrs.pop(k, ops_table.LQ_DEFAULTS.get(k))
+                    v = attrs.pop(k, ops_table.lq_defaults(name).get(k))
                     if v is None:
                         raise InvalidModelError("%s lacks attribute %s" % (name, k))
                     if k in ops_table.LCE_ENUM_KEYS:

@@ -1,5 +1,6 @@
 """Which TFLite builtin operators import as typed `tfl` ops, and how their options map to MLIR
-attributes. Must agree with passes/ir/TflOps.td. Every builtin not listed here travels as the
+attributes. Must agree with passes/ir/TflOps.td: tests/test_semantic_tables.py checks the names
+and attributes against the registered ops. Every builtin not listed here travels as the
 generic `tfl.builtin`; every custom op as `tfl.custom`, except the LCE ops, which become `lq` ops.
 """
 
@@ -69,6 +70,13 @@ LCE_OPS = {
                                         "filter_width", "filter_height"], 1),
 }
 LQ_TO_LCE = {v[0]: k for k, v in LCE_OPS.items()}
-# Values of lq attributes that ODS defaults (and so may be absent on ops made by passes).
-LQ_DEFAULTS = {"dilation_height_factor": 1, "dilation_width_factor": 1, "pad_values": 0,
-               "fused_activation_function": b"NONE", "stride_height": 1, "stride_width": 1}
+_LQ_DEFAULTS = {}
+
+
+def lq_defaults(op_name):
+    """The ODS default values of an lq op's attributes (DefaultValuedAttr in passes/ir/LqOps.td,
+    read from the registered op), which may be absent on ops that passes made."""
+    if op_name not in _LQ_DEFAULTS:
+        from ._core import op_defaults
+        _LQ_DEFAULTS[op_name] = op_defaults(op_name)
+    return _LQ_DEFAULTS[op_name]

@@ -143,6 +143,24 @@ def signatures(desc: D.Description) -> List[D.Signature]:
             for s in desc["attrs"].get(D.SIGNATURES, [])]
 
 
+def activations():
+    """The fused activations as clamps: {name: (code, lo, hi)}, None where a side is unbounded
+    (the one table, kernels/include/lce_kernels/semantics.h)."""
+    return {a["name"]: (a["code"], a["lo"], a["hi"]) for a in _core().activations()}
+
+
+def same_padding(size, kernel, stride=1, dilation=1):
+    """TF's SAME padding of one spatial dimension: (out, before, after)
+    (kernels/include/lce_kernels/semantics.h)."""
+    return _core().same_padding(size, kernel, stride, dilation)
+
+
+def bitpacked_bit(K, conv, threshold):
+    """The bitpacked-output bit (True: -1) of a Bconv2d channel whose clamped conv value is
+    `conv`: K - conv > 2 * threshold (kernels/include/lce_kernels/semantics.h)."""
+    return _core().bitpacked_bit(K, conv, threshold)
+
+
 def import_tflite(model_bytes, lift_lce_ops=True):
     """Import .tflite bytes as a Module. With `lift_lce_ops`, LCE's custom ops (LceQuantize,
     LceDequantize, LceBconv2d, LceBMaxPool2d) become `lq` ops; otherwise they stay `tfl.custom`.

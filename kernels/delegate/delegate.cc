@@ -46,11 +46,14 @@
 
 #include "flexbuffer_map.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/semantics.h"
 #include "lce_kernels/thread_pool.h"
 #include "node_checks.h"
 #include "tflite_abi.h"
 
 namespace {
+
+namespace semantics = lce_kernels::semantics;
 
 using lce_delegate::dimsOf;
 using lce_delegate::dimsText;
@@ -104,14 +107,19 @@ const char *opName(OpKind kind) {
   return "?";
 }
 
-// The clamp of a fused activation (TfLiteFusedActivation 1..3) or of a RELU-family op.
+// The clamp of a fused activation (TfLiteFusedActivation 1..3, lce_kernels/semantics.h) or of
+// a RELU-family op. False for NONE and for activations that are no clamp.
 bool activationClamp(int activation, float &lo, float &hi) {
-  switch (activation) {
-    case 1: return lo = 0.0f, hi = INFINITY, true;   // RELU
-    case 2: return lo = -1.0f, hi = 1.0f, true;      // RELU_N1_TO_1
-    case 3: return lo = 0.0f, hi = 6.0f, true;       // RELU6
-  }
-  return false;
+  const semantics::Activation *a = semantics::activationByCode(activation);
+  if (a == nullptr || a->code == semantics::kNone) return false;
+  lo = a->hasLow ? static_cast<float>(a->lo) : -INFINITY;
+  hi = a->hasHigh ? static_cast<float>(a->hi) : INFINITY;
+  return true;
+}
+
+// The fused-activation code of a RELU-family op.
+int activationOf(OpKind kind) {
+  return kind == OpKind::kRelu ? semantics::kRelu : kind == OpKind::kRelu6 ? semantics::kRelu6 : semantics::kReluN1To1;
 }
 
 // Profile names of fused chains: interned, so that the profile's pointers outlive partitions.
@@ -346,7 +354,7 @@ bool prepareBconv2d(Step &s) {
       !c.option(o, "dilation_height_factor", 1, kInt32Max, 1, false, dilationH) ||
       !c.option(o, "dilation_width_factor", 1, kInt32Max, 1, false, dilationW) ||
       !c.option(o, "padding", 0, 1, 0, true, padding) || !c.option(o, "pad_values", 0, 1, 0, false, padValues) ||
-      !c.option(o, "fused_activation_function", 0, 3, 0, false, act))
+      !c.option(o, "fused_activation_function", 0, semantics::kRelu6, 0, false, act))
     return false;
 
   const std::vector<int64_t> id = dimsOf(in.dims), fd = dimsOf(filter.dims);
@@ -403,9 +411,10 @@ bool prepareBconv2d(Step &s) {
 
   lce_kernels::Bconv2dOutput &mode = op.output;
   mode = lce_kernels::Bconv2dOutput();
-  if (act == 1) mode.clampLow = 0;                          // RELU
-  else if (act == 3) mode.clampLow = 0, mode.clampHigh = 6;  // RELU6
-  else if (act == 2) mode.clampLow = -1, mode.clampHigh = 1; // RELU_N1_TO_1
+  if (const semantics::Activation *a = semantics::activationByCode(act)) {  // clamp of the conv value
+    if (a->hasLow) mode.clampLow = a->lo;
+    if (a->hasHigh) mode.clampHigh = a->hi;
+  }
   if (bitpacked) mode.type = lce_kernels::OutputType::kBitpacked;
   else if (out.type == kTfLiteInt8)
     mode.type = lce_kernels::OutputType::kInt8, mode.scale = out.params.scale, mode.zeroPoint = out.params.zero_point;
@@ -467,7 +476,8 @@ bool prepareElementwise(Step &s) {
   if (binary) {
     const TfLiteTensor &b = s.ctx->tensors[op.inputs[1]];
     if (!c.type(b, "input 1", {kTfLiteFloat32}) || !c.shape(b, "input 1", -1)) return false;
-    if (op.activation < 0 || op.activation > 3) return c.fail("unsupported fused activation %d", op.activation);
+    if (semantics::activationByCode(op.activation) == nullptr)
+      return c.fail("unsupported fused activation %d", op.activation);
     const std::vector<int64_t> db = dimsOf(b.dims);
     auto perChannel = [](const std::vector<int64_t> &full, const std::vector<int64_t> &v) {
       if (v.empty() || full.empty() || v.size() > full.size() || v.back() != full.back()) return false;
@@ -528,9 +538,8 @@ void runElementwise(TfLiteContext *ctx, const Partition &p, const Op &op) {
   const int64_t n = elementsOf(dimsOf(out.dims));
   float lo = -INFINITY, hi = INFINITY;
   bool clamp = false;
-  if (op.kind == OpKind::kRelu) clamp = activationClamp(1, lo, hi);
-  else if (op.kind == OpKind::kRelu6) clamp = activationClamp(3, lo, hi);
-  else if (op.kind == OpKind::kReluN1To1) clamp = activationClamp(2, lo, hi);
+  if (op.kind == OpKind::kRelu || op.kind == OpKind::kRelu6 || op.kind == OpKind::kReluN1To1)
+    clamp = activationClamp(activationOf(op.kind), lo, hi);
   else clamp = activationClamp(op.activation, lo, hi);
   const float *a = static_cast<const float *>(p.data(ctx, op.inputs[op.mainInput]));
   if (isBinary(op.kind)) {
@@ -805,7 +814,7 @@ bool planPostOps(TfLiteContext *ctx, Partition &p, Op &b) {
       }
       if (activationClamp(f.activation, lo, hi)) clampOp(lo, hi);
     } else {
-      activationClamp(f.kind == OpKind::kRelu ? 1 : f.kind == OpKind::kRelu6 ? 3 : 2, lo, hi);
+      activationClamp(activationOf(f.kind), lo, hi);
       clampOp(lo, hi);
     }
     if (b.postOps.size() > 16) return NodeChecker(ctx, "LceBconv2d", b.nodeIndex).fail("too many fused ops");
@@ -1010,7 +1019,7 @@ TfLiteStatus delegatePrepare(TfLiteContext *ctx, TfLiteDelegate *delegate) {
             !fusableFollower(ctx, kind, list(planNodes[j]->inputs), list(planNodes[j]->outputs), cur))
           break;
         if (isBinary(kind) && (!planNodes[j]->builtin_data ||
-                               static_cast<const TfLiteMulParams *>(planNodes[j]->builtin_data)->activation > 3))
+                               !semantics::activationByCode(static_cast<const TfLiteMulParams *>(planNodes[j]->builtin_data)->activation)))
           break;
         if (std::find(claimed.begin(), claimed.end(), plan->data[j]) == claimed.end()) claimed.push_back(plan->data[j]);
         cur = planNodes[j]->outputs->data[0];

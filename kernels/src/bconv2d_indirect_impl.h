@@ -129,8 +129,7 @@ struct TileContext {
           uint32_t bits = 0;
           for (int j = 0; j < 32; ++j) {
             const int64_t c = c0 + 32 * w + j;
-            bits |= static_cast<uint32_t>(s.K - conv[i * stride + 32 * w + j] > 2 * static_cast<int64_t>(o.threshold[c]))
-                    << j;
+            bits |= static_cast<uint32_t>(semantics::bitpackedBit(s.K, conv[i * stride + 32 * w + j], o.threshold[c])) << j;
           }
           static_cast<int32_t *>(out)[(p0 + i) * words + (c0 + 32 * w) / 32] = static_cast<int32_t>(bits);
         }

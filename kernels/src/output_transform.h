@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/semantics.h"
 
 namespace lce_kernels {
 namespace {  // internal linkage: included by translation units built with different ISA flags
@@ -17,9 +18,9 @@ namespace {  // internal linkage: included by translation units built with diffe
 // Returns an error message, or "".
 std::string windowGeometry(int64_t in, int64_t effective, int64_t stride, bool same, int64_t &out,
                                   int64_t &padBefore) {
-  if (same) {
-    out = (in + stride - 1) / stride;
-    padBefore = std::max<int64_t>((out - 1) * stride + effective - in, 0) / 2;
+  if (same) {  // lce_kernels/semantics.h
+    const semantics::SamePadding p = semantics::samePadding(in, effective, stride, 1);
+    out = p.out, padBefore = p.before;
     return "";
   }
   if (effective > in) return "VALID filter larger than the input";
@@ -62,7 +63,7 @@ inline void finishFloat(const Bconv2dOutput &o, int64_t channelsOut, int64_t pix
 void writeOutput(const Bconv2dOutput &o, int64_t K, int64_t lo, int64_t hi, int64_t channelsOut,
                         int64_t pixel, int64_t c, int64_t conv, void *out) {
   if (o.type == OutputType::kBitpacked) {
-    if (K - conv > 2 * static_cast<int64_t>(o.threshold[c]))
+    if (semantics::bitpackedBit(K, conv, o.threshold[c]))
       static_cast<int32_t *>(out)[pixel * packedWords(channelsOut) + c / 32] |= static_cast<int32_t>(1u << (c % 32));
     return;
   }

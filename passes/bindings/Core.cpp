@@ -592,6 +592,47 @@ py::dict Module::toDescription() {
   return out;
 }
 
+// A context with every dialect loaded, for the registry queries below.
+MLIRContext &registryContext() {
+  static MLIRContext *ctx = [] {
+    auto *c = new MLIRContext(MLIRContext::Threading::DISABLED);
+    DialectRegistry registry;
+    lce::registerAllDialects(registry);
+    c->appendDialectRegistry(registry);
+    c->loadAllAvailableDialects();
+    return c;
+  }();
+  return *ctx;
+}
+
+RegisteredOperationName registeredOp(const std::string &name) {
+  auto op = RegisteredOperationName::lookup(name, &registryContext());
+  if (!op) raiseValue("unknown operation '" + name + "'");
+  return *op;
+}
+
+// The ODS default values of an op's attributes (DefaultValuedAttr), as description values.
+py::dict opDefaults(const std::string &name) {
+  NamedAttrList attrs;
+  registeredOp(name).populateDefaultAttrs(attrs);
+  py::dict out;
+  for (const NamedAttribute &na : attrs) out[py::str(na.getName().str())] = fromAttribute(na.getValue());
+  return out;
+}
+
+py::list opAttributeNames(const std::string &name) {
+  py::list out;
+  for (StringAttr a : registeredOp(name).getAttributeNames()) out.append(a.str());
+  return out;
+}
+
+py::list registeredOps(const std::string &prefix) {
+  py::list out;
+  for (RegisteredOperationName op : registryContext().getRegisteredOperations())
+    if (op.getStringRef().starts_with(prefix)) out.append(op.getStringRef().str());
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -621,6 +662,40 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("K"), py::arg("lo"), py::arg("hi"), py::arg("m"), py::arg("b"),
         "The converter's exact bitpacked-output threshold (for tests; see semantics.md).");
+  namespace sem = lce_kernels::semantics;
+  m.def("activations", [] {
+    py::list out;
+    for (const sem::Activation &a : sem::kActivations) {
+      py::dict d;
+      d["name"] = a.name, d["code"] = a.code;
+      d["lo"] = a.hasLow ? py::object(py::int_(a.lo)) : py::object(py::none());
+      d["hi"] = a.hasHigh ? py::object(py::int_(a.hi)) : py::object(py::none());
+      out.append(d);
+    }
+    return out;
+  }, "The fused activations as clamps (lce_kernels/semantics.h): [{name, code, lo, hi}], None where unbounded.");
+  m.def("same_padding",
+        [](int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
+          if (in < 1 || kernel < 1 || stride < 1 || dilation < 1)
+            throw py::value_error("need in, kernel, stride and dilation >= 1");
+          const sem::SamePadding p = sem::samePadding(in, kernel, stride, dilation);
+          return py::make_tuple(p.out, p.before, p.after);
+        },
+        py::arg("size"), py::arg("kernel"), py::arg("stride") = 1, py::arg("dilation") = 1,
+        "TF's SAME padding of one dimension (lce_kernels/semantics.h): (out, before, after).");
+  m.def("bitpacked_bit",
+        [](int64_t K, int64_t conv, int64_t threshold) {
+          if (threshold < INT32_MIN || threshold > INT32_MAX) throw py::value_error("threshold must be an int32");
+          return sem::bitpackedBit(K, conv, static_cast<int32_t>(threshold));
+        },
+        py::arg("K"), py::arg("conv"), py::arg("threshold"),
+        "The bitpacked-output bit of a conv value under a threshold (lce_kernels/semantics.h): K - conv > 2 t.");
+  m.def("op_defaults", &opDefaults, py::arg("name"),
+        "The ODS default values of an operation's attributes, e.g. op_defaults('lq.Bconv2d').");
+  m.def("op_attribute_names", &opAttributeNames, py::arg("name"),
+        "The ODS attribute names of a registered operation.");
+  m.def("registered_ops", &registeredOps, py::arg("prefix") = "",
+        "The registered operations whose name starts with `prefix` ('tfl.', 'lq.').");
   m.def("has_pass", [](const std::string &name) {
     lce::registerAllPasses();
     return mlir::PassInfo::lookup(name) != nullptr;

@@ -2,6 +2,7 @@
 // shape/attribute contracts of docs/semantics.md (bitpacking along the last axis,
 // Bconv2d modes selected by the result type, grouped filters packed per group).
 #include "ir/LqOps.h"
+#include "lce_kernels/semantics.h"
 
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/Builders.h"
@@ -87,7 +88,7 @@ LogicalResult Bconv2dOp::verify() {
   if (!isValidPadding(getPadding())) return emitOpError("padding must be SAME or VALID");
   if (getPadValues() != 0 && getPadValues() != 1) return emitOpError("pad_values must be 0 or 1");
   StringRef act = getFusedActivationFunction();
-  if (act != "NONE" && act != "RELU" && act != "RELU_N1_TO_1" && act != "RELU6")
+  if (!lce_kernels::semantics::activationByName(act.data(), act.size()))  // lce_kernels/semantics.h
     return emitOpError("unsupported fused_activation_function ") << act;
   if (input.hasRank() && !ShapedType::isDynamic(input.getDimSize(3)) &&
       input.getDimSize(3) != packedWords(channelsIn))

@@ -97,10 +97,12 @@ int32_t bitpackedThreshold(int64_t K, int64_t lo, int64_t hi, float m, float b) 
 }
 
 std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation) {
-  const int64_t effective = (kernel - 1) * dilation + 1;
-  const int64_t out = (in + stride - 1) / stride;
-  const int64_t total = std::max<int64_t>((out - 1) * stride + effective - in, 0);
-  return {total / 2, total - total / 2};
+  const auto p = lce_kernels::semantics::samePadding(in, kernel, stride, dilation);
+  return {p.before, p.after};
+}
+
+const lce_kernels::semantics::Activation *activationNamed(llvm::StringRef name) {
+  return lce_kernels::semantics::activationByName(name.data(), name.size());
 }
 
 }  // namespace lce

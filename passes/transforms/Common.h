@@ -8,6 +8,7 @@
 
 #include "ir/LqOps.h"
 #include "ir/TflOps.h"
+#include "lce_kernels/semantics.h"
 #include "mlir/IR/Builders.h"
 
 namespace lce {
@@ -38,8 +39,11 @@ int exactSignOfAffine(int64_t a, float m, float b);
 // t = K never.
 int32_t bitpackedThreshold(int64_t K, int64_t lo, int64_t hi, float m, float b);
 
-// TF's SAME padding for one spatial dimension: (before, after).
+// TF's SAME padding for one spatial dimension: (before, after) (lce_kernels/semantics.h).
 std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t kernel, int64_t stride, int64_t dilation);
+
+// The fused activation named `name` ("RELU6", lce_kernels/semantics.h), or nullptr.
+const lce_kernels::semantics::Activation *activationNamed(llvm::StringRef name);
 
 }  // namespace lce
 

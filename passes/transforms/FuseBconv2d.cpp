@@ -83,8 +83,9 @@ LogicalResult analyzeWeights(Value filter, Value bias, Plan &p, std::string &rea
 // zero padding only without a fused activation, so unless allowed, zero-padded convs keep
 // their activation as a separate op.
 LogicalResult planActivation(StringRef act, Plan &p, bool allowZeroPadding, std::string &reason) {
-  if (act == "NONE") return success();
-  if (act != "RELU" && act != "RELU6" && act != "RELU_N1_TO_1")
+  const auto *activation = activationNamed(act);
+  if (activation && activation->code == lce_kernels::semantics::kNone) return success();
+  if (!activation)  // TANH, SIGN_BIT, ...: no clamp form
     return reason = ("fused activation " + act + " cannot be binarized").str(), failure();
   bool identityAffine = allowZeroPadding || p.padding != "SAME" || p.padValues != 0;
   for (size_t o = 0; o < p.mult.size(); ++o)

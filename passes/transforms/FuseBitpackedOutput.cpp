@@ -29,11 +29,11 @@ namespace {
 
 using namespace mlir;
 
+// The bounds of the conv value: the activation's clamp within [-K, K] (lce_kernels/semantics.h).
 std::pair<int64_t, int64_t> activationBounds(StringRef act, int64_t K) {
-  if (act == "RELU") return {0, K};
-  if (act == "RELU6") return {0, std::min<int64_t>(6, K)};
-  if (act == "RELU_N1_TO_1") return {-1, 1};
-  return {-K, K};
+  int64_t lo = -K, hi = K;
+  if (const auto *a = activationNamed(act)) lce_kernels::semantics::convBounds(*a, K, lo, hi);
+  return {lo, hi};
 }
 
 struct FuseQuantize : OpRewritePattern<lq::QuantizeOp> {
