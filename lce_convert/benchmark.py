@@ -227,6 +227,16 @@ def _profile(model_bytes, x, runtimes, threads, runs, title="profile"):
     return rows
 
 
+def _delegate_kernel_isa():
+    """The kernel path our delegate runs (its own answer: also right on a runtime-only install,
+    which has no lce_convert._kernels)."""
+    import ctypes
+    from .interpreter import delegate_path
+    lib = ctypes.CDLL(delegate_path())
+    lib.lce_delegate_kernel_isa.restype = ctypes.c_char_p
+    return lib.lce_delegate_kernel_isa().decode()
+
+
 def _delegate_node_times(model_bytes, x, threads, runs):
     """{node index: ms per invoke} of our delegate's nodes inside the full model (mean over
     `runs` invokes after a warm-up)."""
@@ -397,11 +407,7 @@ def _run(args):
     results = _interleaved_ms(runners, args.runs, consecutive=args.consecutive)
 
     ours_ms = results[0][1][0]
-    try:
-        from . import _kernels
-        isa = _kernels.active_isa()
-    except ImportError:
-        isa = "?"
+    isa = _delegate_kernel_isa()
     print("%d thread(s), kernels %s, median (min) of %d runs, %s" % (
         args.threads, isa, args.runs, "each runtime's runs in a row" if args.consecutive else "the runtimes taking turns"))
     for name, (median, best) in results:

@@ -1120,6 +1120,12 @@ __attribute__((visibility("default"))) void tflite_plugin_destroy_delegate(TfLit
 }
 
 // Profile access (ctypes; see lce_convert/benchmark.py). enable: 1 on, 0 off; reset clears.
+// The kernel path the delegate's Bconv2d runs now ("avx512", "neon", ...; LCE_KERNELS_ISA or the
+// isa option may have chosen it): lce-benchmark prints it.
+__attribute__((visibility("default"))) const char *lce_delegate_kernel_isa() {
+  return lce_kernels::isaName(lce_kernels::activeIsa());
+}
+
 __attribute__((visibility("default"))) void lce_delegate_profile_enable(int on) { Profile::instance().enabled = on != 0; }
 
 __attribute__((visibility("default"))) void lce_delegate_profile_reset() {
