@@ -4,6 +4,8 @@
     module = lm.import_tflite(model_bytes)
     print(module.text())                      # MLIR of the model (tfl + lq dialects)
     module.run_pipeline("lq-cancel-dequantize-quantize,canonicalize")
+    module.run_pipeline("lq-binarize{bitpacked-activations=true}")  # the converter's pipeline
+    layers = module.layers()                  # typed views (schema: lce_convert._description)
     new_bytes = module.to_tflite()
 
 Nothing here imports TensorFlow.
