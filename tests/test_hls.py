@@ -551,3 +551,65 @@ def test_estimates_are_checked_against_the_part():
     d = hls.lower(model, part="xc7a35t-cpg236-1")
     rep = folding.report(d, part="xc7a35t-cpg236-1")
     assert rep["totals"]["fits"] is None and "not checked" in rep["totals"]["fit_notes"][0]
+
+
+# --- MeliusNet-style: grouped float convs, SPLIT, 4-way concatenation, channel padding ----------
+
+def _meliusnet_like(seed=23):
+    """larq_zoo's MeliusNet ops at toy size: a grouped float conv, a grouped conv made by hand
+    (tf.split, one conv per part, a 4-way concatenation), max-pool with a fused ReLU, a
+    DenseNet concatenation, and an improvement block whose output is zero-padded in channels
+    (tf.pad) and added to the last channels."""
+    import tensorflow as tf
+    import larq as lq
+    tf.keras.utils.set_random_seed(seed)
+    L = tf.keras.layers
+    q = dict(input_quantizer="ste_sign", kernel_quantizer="ste_sign", kernel_constraint="weight_clip",
+             use_bias=False, padding="same")
+    x = inp = tf.keras.Input((8, 8, 4))
+    x = L.Conv2D(16, 3, padding="same", groups=4, use_bias=False, name="grouped_stem")(x)
+    parts = L.Lambda(lambda t: tf.split(t, 4, axis=-1), name="split")(x)
+    x = L.Concatenate(name="concat4")([L.Conv2D(4, 3, padding="same", name="part%d" % i)(p)
+                                       for i, p in enumerate(parts)])
+    x = L.BatchNormalization()(x)
+    x = L.MaxPool2D(2)(x)
+    x = L.Activation("relu")(x)
+    y = lq.layers.QuantConv2D(8, 3, name="dense_part", **q)(L.BatchNormalization()(x))
+    x = L.Concatenate()([x, y])  # 24 channels
+    y = lq.layers.QuantConv2D(8, 3, name="improvement", **q)(L.BatchNormalization()(x))
+    y = L.Lambda(lambda t: tf.pad(t, [[0, 0], [0, 0], [0, 0], [16, 0]]), name="channel_pad")(y)
+    x = L.Add()([x, y])
+    x = L.BatchNormalization()(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(10, name="logits")(x)
+    model = tf.keras.Model(inp, x)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            c = layer.get_weights()[0].shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.5, c).astype(np.float32),
+                               rng.normal(0, 0.5, c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)])
+    return model
+
+
+@needs_gxx
+def test_meliusnet_like_split_concat_pad_match_cpu(tmp_path):
+    _ap_types_or_skip()
+    import lce_convert
+    model = bytes(lce_convert.convert_keras_model(_meliusnet_like(), experimental_enable_bitpacked_activations=True))
+    ops = [op for op, _, _ in _graph_ops(model)]
+    assert {"tfl.pad", "tfl.concatenation", "tfl.max_pool_2d"} <= set(ops)
+    project = hls.export(model, str(tmp_path / "prj"))
+    kinds = [u.kind for u in project.design.units]
+    assert {"split", "concat", "pad"} <= set(kinds)
+    assert any(u.kind == "concat" and len(u.inputs) == 4 for u in project.design.units)
+    assert any(u.kind == "fmvau" and u.groups == 4 for u in project.design.units)  # the grouped float conv
+    assert any(u.kind == "maxpool" and u.post == (0, None) for u in project.design.units)  # its fused ReLU
+    rows = hls.compare(project, model, _grid_inputs((8, 8, 4), 3, seed=6))
+    for r in rows:
+        assert "error" not in r, r
+        if r["kind"] == "bits":
+            assert r["mismatches"] == 0, r
+        elif "max_abs_cpu" in r:
+            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
+    assert {"split0", "pad0", "maxpool0"} <= {r["name"] for r in rows}

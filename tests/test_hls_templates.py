@@ -274,9 +274,10 @@ def _bmaxpool_case():
 def _maxpool_case():
     P, T, C = 4, 6, 3
     x, pad, body = _pool_taps(P, T, C, "fixed")
-    ref = [max(x[p, t, c] for t in range(T) if not pad[p, t]) for p in range(P) for c in range(C)]
+    # the max over the valid taps, then the fused activation (RELU6 here)
+    ref = [min(max(max(x[p, t, c] for t in range(T) if not pad[p, t]), 0), 6) for p in range(P) for c in range(C)]
     body += ["hls::stream<lce_hls::vec<ap_fixed<16,8>, %d> > out;" % C,
-             "lce_hls::maxpool<ap_fixed<16,8>, %d, %d, %d>(in, out);" % (C, P, T),
+             "lce_hls::maxpool<ap_fixed<16,8>, %d, %d, %d, lce_hls::Clamp<true, 0, true, 6> >(in, out);" % (C, P, T),
              "while (!out.empty()) { lce_hls::vec<ap_fixed<16,8>, %d> o = out.read(); for (int c = 0; c < %d; ++c)"
              " P(o.v[c].to_double()); }" % (C, C)]
     _case("maxpool", body, ref)
@@ -339,6 +340,35 @@ def _two_stream_cases():
     body += ["lce_hls::concat<32, 5, %d>(a, b2, o2);" % P,
              "while (!o2.empty()) { ap_uint<37> o = o2.read(); for (int c = 0; c < 37; ++c) P(o[c]); }"]
     _case("concat_bits", body, np.concatenate([xa, xb], axis=1))
+
+    # split: channels [0, 3) and [3, 6) of fixed values; bits 32 + 5
+    xs = _pixels_fixed(P, 6)
+    body = ["hls::stream<lce_hls::vec<%s, 6> > in; hls::stream<lce_hls::vec<%s, 3> > s1, s2;" % (A, A)]
+    body += ["in.write(%s);" % _vec_lit(A, xs[p]) for p in range(P)]
+    body += ["lce_hls::split<%s, 3, 3, %d>(in, s1, s2);" % (A, P),
+             "while (!s1.empty()) { lce_hls::vec<%s, 3> o = s1.read(); for (int c = 0; c < 3; ++c) "
+             "P(o.v[c].to_double()); }" % A,
+             "while (!s2.empty()) { lce_hls::vec<%s, 3> o = s2.read(); for (int c = 0; c < 3; ++c) "
+             "P(o.v[c].to_double()); }" % A]
+    _case("split_fixed", body, np.concatenate([xs[:, :3].reshape(-1), xs[:, 3:].reshape(-1)]))
+    xab = np.concatenate([xa, xb], axis=1)
+    body = ["hls::stream<ap_uint<37> > in; hls::stream<ap_uint<32> > s1; hls::stream<ap_uint<5> > s2;"]
+    body += ["in.write(%s);" % _bits_lit(xab[p]) for p in range(P)]
+    body += ["lce_hls::split<32, 5, %d>(in, s1, s2);" % P,
+             "while (!s1.empty()) { ap_uint<32> o = s1.read(); for (int c = 0; c < 32; ++c) P(o[c]); }",
+             "while (!s2.empty()) { ap_uint<5> o = s2.read(); for (int c = 0; c < 5; ++c) P(o[c]); }"]
+    _case("split_bits", body, np.concatenate([xa.reshape(-1), xb.reshape(-1)]))
+
+    # pad: 1 row on top, 2 columns on the right, 2 channels before and 1 after, with zeros
+    IH, IW, C = 2, 3, 2
+    xp = _pixels_fixed(IH * IW, C)
+    ref = np.pad(xp.reshape(IH, IW, C), [(1, 0), (0, 2), (2, 1)])
+    body = ["hls::stream<lce_hls::vec<%s, %d> > in; hls::stream<lce_hls::vec<%s, %d> > out;" % (A, C, A, C + 3)]
+    body += ["in.write(%s);" % _vec_lit(A, xp[p]) for p in range(IH * IW)]
+    body += ["lce_hls::pad<%s, %d, %d, %d, 1, 0, 0, 2, 2, 1>(in, out);" % (A, C, IH, IW),
+             "while (!out.empty()) { lce_hls::vec<%s, %d> o = out.read(); for (int c = 0; c < %d; ++c)"
+             " P(o.v[c].to_double()); }" % (A, C + 3, C + 3), "if (!in.empty()) P(-999);"]
+    _case("pad", body, ref)
 
     # fork2: both copies
     body = ["hls::stream<ap_uint<5> > a, o1, o2;"] + ["a.write(%s);" % _bits_lit(xb[p]) for p in range(P)]

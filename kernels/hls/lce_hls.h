@@ -298,8 +298,8 @@ void bmaxpool(hls::stream<tap<ap_uint<C> > > &in, hls::stream<ap_uint<C> > &out)
 }
 
 // Max-pool of fixed-point values over the window's valid taps (TF ignores padded taps; every
-// window has at least one valid tap).
-template <class T, int C, int PIXELS, int TAPS>
+// window has at least one valid tap), then the fused activation.
+template <class T, int C, int PIXELS, int TAPS, class Post>
 void maxpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<T, C> > &out) {
   vec<T, C> acc;
   bool first = true;
@@ -315,7 +315,14 @@ void maxpool(hls::stream<tap<vec<T, C> > > &in, hls::stream<vec<T, C> > &out) {
       }
       first = false;
     }
-    if (t == TAPS - 1) out.write(acc);
+    if (t == TAPS - 1) {
+      vec<T, C> o;
+      for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+        o.v[c] = Post::apply(acc.v[c]);
+      }
+      out.write(o);
+    }
   }
 }
 
@@ -403,6 +410,57 @@ void concat(hls::stream<vec<TA, CA> > &a, hls::stream<vec<TB, CB> > &b, hls::str
     for (int c = 0; c < CB; ++c) {
 #pragma HLS UNROLL
       o.v[CA + c] = TO(y.v[c]);
+    }
+    out.write(o);
+  }
+}
+
+// Split along channels: the first CA channels to a, the other CB to b (one SPLIT op into N
+// parts is a chain of these).
+template <int CA, int CB, int PIXELS>
+void split(hls::stream<ap_uint<CA + CB> > &in, hls::stream<ap_uint<CA> > &a, hls::stream<ap_uint<CB> > &b) {
+  for (int p = 0; p < PIXELS; ++p) {
+#pragma HLS PIPELINE II = 1
+    const ap_uint<CA + CB> x = in.read();
+    a.write(x.range(CA - 1, 0));
+    b.write(x.range(CA + CB - 1, CA));
+  }
+}
+template <class T, int CA, int CB, int PIXELS>
+void split(hls::stream<vec<T, CA + CB> > &in, hls::stream<vec<T, CA> > &a, hls::stream<vec<T, CB> > &b) {
+  for (int p = 0; p < PIXELS; ++p) {
+#pragma HLS PIPELINE II = 1
+    const vec<T, CA + CB> x = in.read();
+    vec<T, CA> xa;
+    vec<T, CB> xb;
+    for (int c = 0; c < CA; ++c) {
+#pragma HLS UNROLL
+      xa.v[c] = x.v[c];
+    }
+    for (int c = 0; c < CB; ++c) {
+#pragma HLS UNROLL
+      xb.v[c] = x.v[CA + c];
+    }
+    a.write(xa);
+    b.write(xb);
+  }
+}
+
+// Zero padding of a fixed-point map (tfl.pad): PT/PB rows, PL/PR columns and CB/CA channels
+// before/after.
+template <class T, int C, int IH, int IW, int PT, int PB, int PL, int PR, int CB, int CA>
+void pad(hls::stream<vec<T, C> > &in, hls::stream<vec<T, CB + C + CA> > &out) {
+  for (int i = 0; i < (IH + PT + PB) * (IW + PL + PR); ++i) {
+#pragma HLS PIPELINE II = 1
+    const int y = i / (IW + PL + PR) - PT, x = i % (IW + PL + PR) - PL;
+    vec<T, CB + C + CA> o;
+    set_zero(o);
+    if (y >= 0 && y < IH && x >= 0 && x < IW) {
+      const vec<T, C> v = in.read();
+      for (int c = 0; c < C; ++c) {
+#pragma HLS UNROLL
+        o.v[CB + c] = v.v[c];
+      }
     }
     out.write(o);
   }

@@ -1,5 +1,4 @@
 """Python API of the HLS lowering: export, csim, quantize_input."""
-import hashlib
 import importlib.util
 import json
 import os

@@ -56,8 +56,7 @@ def totals(design):
 
 def _over(t, cap):
     """The resources over capacity, as 'DSP 2046 > 360' strings."""
-    return ["%s %d > %d" % (k.upper().replace("BRAM18", "BRAM18"), t[k], cap[k]) for k in ("lut", "bram18", "dsp")
-            if t[k] > cap[k]]
+    return ["%s %d > %d" % (k.upper(), t[k], cap[k]) for k in ("lut", "bram18", "dsp") if t[k] > cap[k]]
 
 
 def fold(design, target_cycles=None, lut_budget=None, part=DEFAULT_PART):

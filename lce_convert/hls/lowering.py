@@ -15,6 +15,8 @@ changes the graph.
       tfl.relu / relu6 / relu_n1_to_1
     tfl.add of two activations              add
     tfl.concatenation (channels)            concat
+    tfl.split (channels, SPLIT)             split
+    tfl.pad (zeros)                         pad
     tfl.max_pool_2d                         swu + maxpool
     tfl.average_pool_2d / tfl.mean          swu + avgpool
     tfl.reshape (a flatten)                 flatten (none if the layout is unchanged)
@@ -28,8 +30,8 @@ import numpy as np
 
 from ..errors import HlsUnsupportedError
 from . import exact
-from .units import (PM1, PM1_CPP, Add, AvgPool, BMaxPool, BMvau, Concat, Dequantize, FMvau, Flatten, Fork, MaxPool,
-                    Mvau, Pointwise, Sign, Stream, Swu)
+from .units import (PM1_CPP, Add, AvgPool, BMaxPool, BMvau, Concat, Dequantize, FMvau, Flatten, Fork, MaxPool, Mvau,
+                    Pad, Pointwise, Sign, Split, Stream, Swu)
 
 DEFAULT_INPUT_TYPE = "ap_fixed<16,8,AP_RND_CONV,AP_SAT>"
 DEFAULT_OUTPUT_TYPE = "ap_fixed<32,16,AP_RND_CONV,AP_SAT>"
@@ -176,7 +178,7 @@ class _Lowering:
             "tfl.depthwise_conv_2d": self.depthwise,
             "tfl.mul": self.elementwise, "tfl.add": self.elementwise, "tfl.sub": self.elementwise,
             "tfl.relu": self.relu, "tfl.relu6": self.relu, "tfl.relu_n1_to_1": self.relu,
-            "tfl.concatenation": self.concatenation,
+            "tfl.concatenation": self.concatenation, "tfl.split": self.split, "tfl.pad": self.pad,
             "tfl.max_pool_2d": self.maxpool, "tfl.average_pool_2d": self.avgpool, "tfl.mean": self.avgpool,
             "tfl.reshape": self.reshape,
         }
@@ -309,7 +311,10 @@ class _Lowering:
             beta = (op["attrs"].get("options") or {}).get("beta", 1.0)
             self.values[res[0]["id"]] = _HostSoftmax(op["operands"][0], float(getattr(beta, "value", beta)))
             return
-        handler = self.handlers.get(name)
+        key = name
+        if name == "tfl.builtin":  # builtins without a typed op: SPLIT lowers as tfl.split
+            key = "tfl." + str(_attr(op, "name", "")).lower()
+        handler = self.handlers.get(key)
         if handler is None:
             label = name if name not in ("tfl.builtin", "tfl.custom") else "%s %s" % (
                 name, _attr(op, "name", _attr(op, "custom_code", "")))
@@ -320,9 +325,11 @@ class _Lowering:
         except HlsUnsupportedError as e:
             msg = str(e)
             raise HlsUnsupportedError(msg if msg.startswith("layer ") else "layer %s: %s" % (src, msg)) from None
-        if isinstance(out, Stream) and out.cpu_tensor is None:
-            out.cpu_tensor = (res[0]["id"], src)
-        self.values[res[0]["id"]] = out
+        outs = out if isinstance(out, list) else [out]  # one value per result
+        for r, o in zip(res, outs):
+            if isinstance(o, Stream) and o.cpu_tensor is None:
+                o.cpu_tensor = (r["id"], _name(r))
+            self.values[r["id"]] = o
 
     def operand(self, op, i):
         return self.values.get(op["operands"][i])
@@ -439,12 +446,14 @@ class _Lowering:
     def conv2d(self, op, src):
         x = self.materialized(op, 0, "fixed")
         w = self.const(op["operands"][1], "the filter").astype(np.float32)
-        co, kh, kw, ci = w.shape
-        if ci != x.channels:
-            raise HlsUnsupportedError("grouped float convolutions are not supported")
+        co, kh, kw, cg = w.shape
+        groups = x.channels // cg if cg else 0
+        if groups < 1 or groups * cg != x.channels or co % groups:
+            raise HlsUnsupportedError("filter of %d input channels for %d input channels and %d outputs (not a "
+                                      "grouped convolution)" % (cg, x.channels, co))
         g = _geometry(x.shape, kh, kw, _attr(op, "stride_h"), _attr(op, "stride_w"), _attr(op, "dilation_h_factor"),
                       _attr(op, "dilation_w_factor"), _attr(op, "padding"))
-        return self.fixed_mvau(op, src, x, w.reshape(co, kh * kw, ci), g, self.operand(op, 2), 1)
+        return self.fixed_mvau(op, src, x, w.reshape(co, kh * kw, cg), g, self.operand(op, 2), groups)
 
     def fully_connected(self, op, src):
         x = self.materialized(op, 0, "fixed")
@@ -548,41 +557,67 @@ class _Lowering:
         self.add(Add(self.unit_name("add"), src, a, b, out, post))
         return out
 
+    def _channel_axis(self, axis, value_type, what):
+        rank = len(_shape(value_type))
+        if int(axis) not in (-1, rank - 1):
+            raise HlsUnsupportedError("%s along axis %d (only the channel axis lowers)" % (what, int(axis)))
+
     def concatenation(self, op, src):
-        if len(op["operands"]) != 2:
-            raise HlsUnsupportedError("concatenation of %d tensors (two lower)" % len(op["operands"]))
         if _activation(op) is not None:
             raise HlsUnsupportedError("concatenation with a fused activation")
-        rank = len(_shape(op["results"][0]["type"]))
-        axis = int(_attr(op, "axis", -1))
-        if axis not in (-1, rank - 1):
-            raise HlsUnsupportedError("concatenation along axis %d (only the channel axis lowers)" % axis)
-        a, b = self.materialized(op, 0), self.materialized(op, 1)
-        if a.kind != b.kind or a.shape[:2] != b.shape[:2]:
-            raise HlsUnsupportedError("concatenating %s %s and %s %s" % (a.kind, a.shape, b.kind, b.shape))
-        shape = (a.shape[0], a.shape[1], a.channels + b.channels)
-        if a.kind == "bits":
-            if a.channels % 32:
-                raise HlsUnsupportedError("concatenating bitpacked tensors whose first has %d channels (not a "
-                                          "multiple of 32: the words do not line up)" % a.channels)
+        self._channel_axis(_attr(op, "axis", -1), op["results"][0]["type"], "concatenation")
+        xs = [self.materialized(op, i) for i in range(len(op["operands"]))]
+        if len(xs) < 2 or any(x.kind != xs[0].kind or x.shape[:2] != xs[0].shape[:2] for x in xs):
+            raise HlsUnsupportedError("concatenating %s" % ", ".join("%s %s" % (x.kind, list(x.shape)) for x in xs))
+        shape = (xs[0].shape[0], xs[0].shape[1], sum(x.channels for x in xs))
+        if xs[0].kind == "bits":
+            if any(x.channels % 32 for x in xs[:-1]):
+                raise HlsUnsupportedError("concatenating bitpacked tensors of %s channels (all but the last must be "
+                                          "multiples of 32: the words do not line up)" % [x.channels for x in xs])
             out = self.stream("bits", shape)
         else:
-            ta, tb = a.fixed_type(), b.fixed_type()
-            I, F = max(ta.I, tb.I), max(ta.F, tb.F)
-            out = self.stream("fixed", shape, exact.Fixed(I + F, I))  # holds both exactly
-        self.add(Concat(self.unit_name("concat"), src, [a, b], out))
+            ts = [x.fixed_type() for x in xs]
+            I, F = max(t.I for t in ts), max(t.F for t in ts)
+            out = self.stream("fixed", shape, exact.Fixed(I + F, I))  # holds every input exactly
+        self.add(Concat(self.unit_name("concat"), src, xs, out))
+        return out
+
+    def split(self, op, src):
+        axis = self.const(op["operands"][0], "the split axis").reshape(-1)
+        x = self.materialized(op, 1)
+        self._channel_axis(axis[0], op["results"][0]["type"], "split")
+        n = len(op["results"])
+        if n < 1 or x.channels % n:
+            raise HlsUnsupportedError("split of %d channels into %d parts" % (x.channels, n))
+        part = x.channels // n
+        if x.kind == "bits" and part % 32 and n > 1:
+            raise HlsUnsupportedError("split of bitpacked tensors into parts of %d channels (not whole words)" % part)
+        if n == 1:
+            return [x]
+        outs = [self.stream(x.kind, (x.shape[0], x.shape[1], part), x.elem) for _ in range(n)]
+        self.add(Split(self.unit_name("split"), src, x, outs))
+        return outs
+
+    def pad(self, op, src):
+        x = self.materialized(op, 0, "fixed")
+        pads = self.const(op["operands"][1], "the paddings").astype(np.int64)
+        if pads.ndim != 2 or pads.shape[1] != 2 or pads.shape[0] not in (2, 4) or pads[0].any() or (pads < 0).any():
+            raise HlsUnsupportedError("paddings %s (zero padding of H, W and channels lowers)" % pads.tolist())
+        if pads.shape[0] == 2:  # [batch, C]
+            pads = np.concatenate([pads[:1], [[0, 0], [0, 0]], pads[1:]])
+        (pt, pb), (pl, pr), (cb, ca) = pads[1].tolist(), pads[2].tolist(), pads[3].tolist()
+        out = self.stream("fixed", (x.shape[0] + pt + pb, x.shape[1] + pl + pr, x.channels + cb + ca), x.elem)
+        self.add(Pad(self.unit_name("pad"), src, x, out, (pt, pb, pl, pr, cb, ca)))
         return out
 
     def maxpool(self, op, src):
         x = self.materialized(op, 0, "fixed")
-        if _activation(op) is not None:
-            raise HlsUnsupportedError("max-pool with a fused activation")
         g = _geometry(x.shape, _attr(op, "filter_height"), _attr(op, "filter_width"), _attr(op, "stride_h"),
                       _attr(op, "stride_w"), 1, 1, _attr(op, "padding"))
         name = self.unit_name("maxpool")
         win = self.swu(name, src, x, g, pad_is_data=False)
         out = self.stream("fixed", (g["OH"], g["OW"], x.channels), x.elem)
-        self.add(MaxPool(name, src, win, out, g["KH"] * g["KW"]))
+        self.add(MaxPool(name, src, win, out, g["KH"] * g["KW"], _activation(op)))
         return out
 
     def avgpool(self, op, src):

@@ -288,9 +288,9 @@ class BMvau(Mvau):
 
 
 class FMvau(Mvau):
-    """A float convolution / dense / depthwise layer on fixed-point data (the first layer, a
-    classifier): the FixedDot policy with the float32 weights as exact fixed point and an
-    accumulator that cannot wrap; output clamp(acc + bias) cast to a fixed-point type. A
+    """A float convolution (also grouped) / dense / depthwise layer on fixed-point data (the first
+    layer, a classifier): the FixedDot policy with the float32 weights as exact fixed point and
+    an accumulator that cannot wrap; output clamp(acc + bias) cast to a fixed-point type. A
     depthwise convolution is the grouped unit with one channel per group."""
     kind = "fmvau"
 
@@ -305,10 +305,6 @@ class FMvau(Mvau):
         bound = max(sum(abs(v) for v in weights[o * n:(o + 1) * n]) for o in range(co)) * xmax
         self.acc_type = exact.range_format(-bound, bound, self.xtype.F + self.wtype.F)
         self.acc_lo, self.acc_hi = -bound, bound
-
-    @property
-    def depthwise(self):
-        return self.groups > 1
 
     def estimate(self, pe=None, simd=None):
         pe, simd = pe or self.pe, simd or self.simd
@@ -390,13 +386,13 @@ class BMaxPool(Unit):
 
 
 class MaxPool(Unit):
-    """tfl.max_pool_2d of fixed-point values (out-of-image taps ignored, like TF): one
-    comparator per channel and bit."""
+    """tfl.max_pool_2d of fixed-point values (out-of-image taps ignored, like TF), then its fused
+    activation: one comparator per channel and bit."""
     kind = "maxpool"
 
-    def __init__(self, name, source, inp, out, taps):
+    def __init__(self, name, source, inp, out, taps, post=None):
         super().__init__(name, source, [inp], out)
-        self.taps = taps
+        self.taps, self.post = taps, post
 
     def cycles(self):
         return self.output.pixels * self.taps + FILL
@@ -407,8 +403,8 @@ class MaxPool(Unit):
 
     def emit(self, e):
         o = self.output
-        e.call("lce_hls::maxpool<%s, %d, %d, %d>(%s, %s);" % (o.elem_cpp(), o.channels, o.pixels, self.taps,
-                                                               e.sname(self.inputs[0]), e.sname(o)))
+        e.call("lce_hls::maxpool<%s, %d, %d, %d, %s >(%s, %s);" % (
+            o.elem_cpp(), o.channels, o.pixels, self.taps, _clamp_cpp(self.post), e.sname(self.inputs[0]), e.sname(o)))
 
 
 class AvgPool(Unit):
@@ -484,24 +480,95 @@ class Add(Unit):
             e.sname(a), e.sname(b), e.sname(self.output)))
 
 
+def _chain_stream(e, name, kind, channels, elem):
+    """An internal stream of a unit made of a chain of templates (declared in the top body)."""
+    cpp = "ap_uint<%d>" % channels if kind == "bits" else "lce_hls::vec<%s, %d>" % (elem, channels)
+    e.call('hls::stream<%s > %s("%s");' % (cpp, name, name))
+    return name
+
+
 class Concat(Unit):
-    """tfl.concatenation of two streams along channels (DenseNet-style blocks)."""
+    """tfl.concatenation along channels (DenseNet, MeliusNet): a chain of the two-input concat
+    template for more than two inputs."""
     kind = "concat"
 
+    def cycles(self):
+        return self.output.pixels + FILL * (len(self.inputs) - 1)
+
     def estimate(self):
-        return _est(lut=20 + (self.output.channels if self.output.kind == "fixed" else 0))
+        return _est(lut=20 * (len(self.inputs) - 1) + (self.output.channels if self.output.kind == "fixed" else 0))
 
     def emit(self, e):
-        a, b = self.inputs
         o = self.output
         e.width(o.channels)
-        if o.kind == "bits":
-            e.call("lce_hls::concat<%d, %d, %d>(%s, %s, %s);" % (a.channels, b.channels, o.pixels, e.sname(a),
-                                                                  e.sname(b), e.sname(o)))
-        else:
-            e.call("lce_hls::concat<%s, %s, %s, %d, %d, %d>(%s, %s, %s);" % (
-                a.elem_cpp(), b.elem_cpp(), o.elem_cpp(), a.channels, b.channels, o.pixels, e.sname(a),
-                e.sname(b), e.sname(o)))
+        acc, acc_c = e.sname(self.inputs[0]), self.inputs[0].channels
+        for i, b in enumerate(self.inputs[1:], 1):
+            last = i == len(self.inputs) - 1
+            dst = e.sname(o) if last else _chain_stream(e, "%s_t%d" % (self.name, i), o.kind, acc_c + b.channels,
+                                                       o.elem_cpp() if o.kind == "fixed" else None)
+            ta = self.inputs[0].elem_cpp() if i == 1 else o.elem_cpp()
+            if o.kind == "bits":
+                e.call("lce_hls::concat<%d, %d, %d>(%s, %s, %s);" % (acc_c, b.channels, o.pixels, acc, e.sname(b), dst))
+            else:
+                e.call("lce_hls::concat<%s, %s, %s, %d, %d, %d>(%s, %s, %s);" % (
+                    ta, b.elem_cpp(), o.elem_cpp(), acc_c, b.channels, o.pixels, acc, e.sname(b), dst))
+            acc, acc_c = dst, acc_c + b.channels
+
+
+class Split(Unit):
+    """SPLIT along channels into equal parts: a chain of the two-output split template."""
+    kind = "split"
+
+    def __init__(self, name, source, inp, outs):
+        super().__init__(name, source, [inp], outs[0])
+        self.parts = list(outs)
+
+    @property
+    def outputs(self):
+        return self.parts
+
+    def cycles(self):
+        return self.inputs[0].pixels + FILL * (len(self.parts) - 1)
+
+    def estimate(self):
+        return _est(lut=20 * (len(self.parts) - 1))
+
+    def emit(self, e):
+        x = self.inputs[0]
+        e.width(x.channels)
+        src, rest = e.sname(x), x.channels
+        for i, a in enumerate(self.parts[:-1]):
+            rest -= a.channels
+            last = i == len(self.parts) - 2
+            dst = e.sname(self.parts[-1]) if last else _chain_stream(
+                e, "%s_r%d" % (self.name, i + 1), x.kind, rest, x.elem_cpp() if x.kind == "fixed" else None)
+            if x.kind == "bits":
+                e.call("lce_hls::split<%d, %d, %d>(%s, %s, %s);" % (a.channels, rest, x.pixels, src, e.sname(a), dst))
+            else:
+                e.call("lce_hls::split<%s, %d, %d, %d>(%s, %s, %s);" % (x.elem_cpp(), a.channels, rest, x.pixels, src,
+                                                                         e.sname(a), dst))
+            src = dst
+
+
+class Pad(Unit):
+    """tfl.pad with zeros of a fixed-point map: rows, columns and channels."""
+    kind = "pad"
+
+    def __init__(self, name, source, inp, out, pads):
+        super().__init__(name, source, [inp], out)
+        self.pads = pads  # (top, bottom, left, right, channels before, channels after)
+
+    def cycles(self):
+        return self.output.pixels + FILL
+
+    def estimate(self):
+        return _est(lut=20 + self.output.channels)
+
+    def emit(self, e):
+        x = self.inputs[0]
+        e.width(self.output.channels)
+        e.call("lce_hls::pad<%s, %d, %d, %d, %d, %d, %d, %d, %d, %d>(%s, %s);" % (
+            (x.elem_cpp(), x.channels) + x.shape[:2] + tuple(self.pads) + (e.sname(x), e.sname(self.output))))
 
 
 class Sign(Unit):
