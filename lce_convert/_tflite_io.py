@@ -979,8 +979,10 @@ def quantize_float_outputs(desc, scale, zero_point):
         info = (producers[v]["attrs"].get("tfl.info") or [None] * len(producers[v]["results"]))[
             producers[v]["results"].index(results[v])] if v in results else None
         shape_info = {k: x for k, x in (info or {}).items() if k in ("shape", "shape_signature_empty")}
-        if shape_info:
-            attrs["tfl.info"] = [shape_info]
+        # As the flatbuffer route wrote this tensor (a new TensorT: has_rank false), so that the
+        # output stays byte-identical to it.
+        shape_info["has_rank"] = False
+        attrs["tfl.info"] = [shape_info]
         f["ops"].append({"name": "tfl.quantize", "operands": [v], "attrs": attrs,
                          "results": [{"id": next_id, "type": int8(types[v]),
                                       "name": (name or b"output") + b"_int8"}]})

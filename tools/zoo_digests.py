@@ -103,9 +103,13 @@ def digests(cache, keras=True):
             out["%s/%s" % (name, config)] = _entry(lambda: lce_convert.convert_tflite(data, **kw))
     if keras:
         import bnn_zoo
+        import tensorflow as tf
         for name, kw in KERAS_CASES:
             builder = bnn_zoo.ZOO.get(name) or getattr(bnn_zoo, name)
             key = "keras/%s/%s" % (name, ",".join("%s=%s" % kv for kv in sorted(kw.items())))
+            # Keras numbers layer and tensor names per session: the same names in every run,
+            # whatever was built before (e.g. the zoo's TensorFlow conversions when not cached)
+            tf.keras.backend.clear_session()
             out[key] = _entry(lambda: lce_convert.convert_keras_model(builder()[0], **kw))
     return out
 
