@@ -28,6 +28,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from .. import mlir
 from ..errors import HlsUnsupportedError
 from . import exact
 from .units import (PM1_CPP, Add, AvgPool, BMaxPool, BMvau, Concat, Dequantize, FMvau, Flatten, Fork, MaxPool, Mvau,
@@ -39,7 +40,6 @@ DEFAULT_OUTPUT_TYPE = "ap_fixed<32,16,AP_RND_CONV,AP_SAT>"
 # below float32's own error on the CPU
 DEFAULT_INTERMEDIATE_TYPE = "ap_fixed<48,16,AP_RND_CONV,AP_SAT>"
 # fused activations as (lo, hi) bounds, None = unbounded; the Bconv2d clamp of conv (semantics.md)
-_ACTIVATIONS = {"NONE": None, "RELU": (0, None), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
 _RELU_OPS = {"tfl.relu": (0, None), "tfl.relu6": (0, 6), "tfl.relu_n1_to_1": (-1, 1)}
 # ops whose presence means the model was not converted (its binarization is still float ops)
 _UNCONVERTED = ("tfl.sign", "SIGN")
@@ -87,9 +87,9 @@ def _hwc(shape, what):
 
 
 def _same_pads(size, k, stride, dil):
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (k - 1) * dil + 1 - size, 0)
-    return out, total // 2
+    """(out, padding before) of TF's SAME padding, from the one table (mlir.same_padding)."""
+    out, before, _ = mlir.same_padding(size, k, stride, dil)
+    return out, before
 
 
 
@@ -146,9 +146,11 @@ def _name(value):
 
 def _activation(op):
     act = _attr(op, "fused_activation_function", "NONE")
-    if act not in _ACTIVATIONS:
+    table = mlir.activations()  # {name: (code, lo, hi)}: the one table (semantics.h)
+    if act not in table:
         raise HlsUnsupportedError("fused activation %s" % act)
-    return _ACTIVATIONS[act]
+    _, lo, hi = table[act]
+    return None if lo is None and hi is None else (lo, hi)
 
 
 def _exact_values(arr, what):
@@ -664,6 +666,5 @@ def description(module):
 
 def lower(model_bytes, config=None):
     """Lower converted .tflite bytes (our converter's or LCE 0.16's output) to a Design."""
-    from .. import mlir
     module = mlir.import_tflite(bytes(model_bytes))
     return _Lowering(description(module), dict(config or {})).run()
