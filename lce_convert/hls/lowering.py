@@ -40,7 +40,8 @@ DEFAULT_OUTPUT_TYPE = "ap_fixed<32,16,AP_RND_CONV,AP_SAT>"
 # below float32's own error on the CPU
 DEFAULT_INTERMEDIATE_TYPE = "ap_fixed<48,16,AP_RND_CONV,AP_SAT>"
 # fused activations as (lo, hi) bounds, None = unbounded; the Bconv2d clamp of conv (semantics.md)
-_RELU_OPS = {"tfl.relu": (0, None), "tfl.relu6": (0, 6), "tfl.relu_n1_to_1": (-1, 1)}
+# The ReLU-family ops as the fused activation of the same name (their clamps: mlir.activations).
+_RELU_OPS = {"tfl.relu": "RELU", "tfl.relu6": "RELU6", "tfl.relu_n1_to_1": "RELU_N1_TO_1"}
 # ops whose presence means the model was not converted (its binarization is still float ops)
 _UNCONVERTED = ("tfl.sign", "SIGN")
 
@@ -539,7 +540,8 @@ class _Lowering:
     def relu(self, op, src):
         x = self.materialized(op, 0, "fixed")
         c = x.channels
-        return self.pointwise(op, src, x, [Fraction(1)] * c, [Fraction(0)] * c, _RELU_OPS[op["name"]])
+        clamp = mlir.activations()[_RELU_OPS[op["name"]]][1:]
+        return self.pointwise(op, src, x, [Fraction(1)] * c, [Fraction(0)] * c, clamp)
 
     def pointwise(self, op, src, x, Ms, Bs, post):
         name = self.unit_name("affine" if op["name"] in ("tfl.mul", "tfl.add", "tfl.sub") else "clamp")
