@@ -136,7 +136,7 @@ def _hls_demo(converted, samples):
             project = hls.export(converted, os.path.join(tmp, "hls"))
             print(project.report_text)
             x = hls.quantize_input(samples, project.design.input_type).astype(np.float32)
-            rows = hls.compare(project, converted, x)
+            rows = hls.compare(project, converted, x, verbose=1)
         except LceConvertError as e:
             print("skipped: %s" % e)
             return True

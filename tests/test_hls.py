@@ -613,3 +613,17 @@ def test_meliusnet_like_split_concat_pad_match_cpu(tmp_path):
         elif "max_abs_cpu" in r:
             assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
     assert {"split0", "pad0", "maxpool0"} <= {r["name"] for r in rows}
+
+
+@needs_gxx
+def test_csim_shows_progress(tmp_path, capfd):
+    """csim(verbose=1): the g++ build, then a bar over the frames on stderr; the same outputs."""
+    _ap_types_or_skip()
+    project = hls.export(converted("maxpool_binary", True), str(tmp_path / "prj"))
+    x = _grid_inputs((20, 20, 16), 3, seed=6)
+    loud = hls.csim(project, x, verbose=1)
+    err = capfd.readouterr().err
+    assert "C-simulation: building" in err and "C-simulation: built in" in err
+    assert "3/3" in err  # tqdm's count of the frames
+    np.testing.assert_array_equal(hls.csim(project, x), loud)
+    assert "C-simulation" not in capfd.readouterr().err

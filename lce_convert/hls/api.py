@@ -205,11 +205,42 @@ def quantize_input(x, input_type):
     return np.ldexp(r, -t.F)
 
 
-def csim(project, x, trace=False, timeout=600):
+def _run_simulation(cmd, n, timeout, verbose):
+    """Runs the testbench; with `verbose`, a progress bar over the frames on stderr (the
+    testbench prints a line per frame when LCE_CSIM_PROGRESS is set)."""
+    if not verbose:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    import sys
+    import threading
+    from tqdm import tqdm
+    env = dict(os.environ, LCE_CSIM_PROGRESS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        err = []
+        reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+        reader.start()
+        with tqdm(total=n, desc="C-simulation", unit="frame", file=sys.stderr) as bar:
+            for line in proc.stdout:
+                if line.startswith("frame "):
+                    bar.update(1)
+        proc.wait()
+        reader.join()
+    finally:
+        timer.cancel()
+    if proc.returncode == -9:
+        raise subprocess.TimeoutExpired(cmd, timeout)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "", "".join(err))
+
+
+def csim(project, x, trace=False, timeout=600, verbose=0):
     """Run the g++ C-simulation of an exported project on inputs `x` ([N, *input shape] or one
     sample). Returns the outputs ([N, *model output shape]: float64 for fixed-point outputs,
     int32 bitpacked words for binary outputs); with trace=True also a dict of every unit's
-    output per frame (bits as bitpacked int32 [N, H, W, words], fixed point as float64)."""
+    output per frame (bits as bitpacked int32 [N, H, W, words], fixed point as float64).
+    `verbose=1` shows the progress on stderr: the g++ build (a large design takes minutes),
+    then a bar over the frames."""
     out_dir = project.out_dir if isinstance(project, HlsProject) else str(project)
     meta_path = os.path.join(out_dir, "design.json")
     if not os.path.isfile(meta_path):
@@ -227,7 +258,14 @@ def csim(project, x, trace=False, timeout=600):
                               % (list(x.shape), ", ".join(map(str, want))))
     if n == 0:
         raise LceConvertError("no input samples")
+    if verbose:
+        import sys
+        import time
+        start = time.perf_counter()
+        print("C-simulation: building %s with g++ ..." % out_dir, file=sys.stderr, flush=True)
     exe = _build(out_dir, trace)
+    if verbose:
+        print("C-simulation: built in %.1f s" % (time.perf_counter() - start), file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="lce_csim_") as tmp:
         fin, fout = os.path.join(tmp, "input.bin"), os.path.join(tmp, "output.bin")
         np.ascontiguousarray(x.reshape(n, -1), "<f8").tofile(fin)
@@ -236,7 +274,7 @@ def csim(project, x, trace=False, timeout=600):
             tdir = os.path.join(tmp, "traces")
             os.makedirs(tdir)
             cmd += ["-", tdir]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = _run_simulation(cmd, n, timeout, verbose)
         if r.returncode != 0:
             raise LceConvertError("C-simulation failed (exit %d): %s" % (r.returncode, r.stderr[-2000:]))
         out = _read(fout, meta["output"], n)
@@ -288,17 +326,18 @@ def _decode(n):
     return n.decode(errors="replace") if isinstance(n, bytes) else n
 
 
-def compare(project, model, x, num_threads=1):
+def compare(project, model, x, num_threads=1, verbose=0):
     """Per-layer comparison of the C-simulation against the CPU runtime (our delegate) on
     inputs `x` (taken on the input type's grid first, so both see the same values). Returns a
     list of dicts per traced unit with a CPU counterpart: name, source, kind, and for bits
-    `mismatches` (differing bits), for fixed point `max_abs_diff` and `lsb` of the C-sim type."""
+    `mismatches` (differing bits), for fixed point `max_abs_diff` and `lsb` of the C-sim type.
+    `verbose=1`: the C-simulation's progress on stderr (csim)."""
     from ..interpreter import Interpreter
     out_dir = project.out_dir if isinstance(project, HlsProject) else str(project)
     with open(os.path.join(out_dir, "design.json")) as f:
         meta = json.load(f)
     xq = quantize_input(x, meta["input"]["type"]).astype(np.float32)
-    y, traces = csim(out_dir, xq, trace=True)
+    y, traces = csim(out_dir, xq, trace=True, verbose=verbose)
     wanted = [t for t in meta["traces"] if t.get("cpu_value") is not None and t["name"] in traces]
     names = list(dict.fromkeys(t["cpu_value"] for t in wanted))
     it = Interpreter(_with_outputs(_model_bytes(model), names), num_threads=num_threads)

@@ -138,6 +138,7 @@ void lce_top(hls::stream<lce_in_t> &in, hls::stream<lce_out_t> &out) {
 // per frame and pixel the output (bits as 32-bit words, fixed point as float64). With
 // expected.bin, returns 0 only if the output matches it byte for byte.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 #include "top.h"
@@ -151,6 +152,7 @@ int main(int argc, char **argv) {
   if (!fin || !fout) { fprintf(stderr, "cannot open input or output file\\n"); return 2; }
   if (argc > 4) lce_hls::trace_dir = argv[4];
   int frames = 0;
+  const bool progress = getenv("LCE_CSIM_PROGRESS") != nullptr;
   for (;;) {
     int c = fgetc(fin);
     if (c == EOF) break;
@@ -162,6 +164,7 @@ int main(int argc, char **argv) {
     for (int p = 0; p < LCE_OUT_PIXELS; ++p) lce_hls::write_pixel(fout, out.read());
     if (!in.empty() || !out.empty()) { fprintf(stderr, "stream size mismatch in frame %%d\\n", frames); return 3; }
     ++frames;
+    if (progress) { printf("frame %%d\\n", frames); fflush(stdout); }  // lce_convert.hls.csim(verbose=1)
   }
   fclose(fin);
   fclose(fout);
