@@ -197,8 +197,8 @@ def _models():
 
 @pytest.fixture(scope="module")
 def work(arm64):
-    """A folder inside the userland (the arm64 Python sees it as /tmp/<name>) with the models,
-    their inputs, the malformed models and the manifest."""
+    """A folder under the userland's tmp (the arm64 Python sees its path relative to the root)
+    with the models, their inputs, the malformed models and the manifest."""
     path = tempfile.mkdtemp(prefix="lce-e2e-", dir=os.path.join(arm64.ROOT, "tmp"))
     manifest = []
     cases = _models()
@@ -251,10 +251,10 @@ def results(arm64, work):
     per aarch64 kernel path. Returns (x86 result, {isa: aarch64 result})."""
     x86 = _run([sys.executable], work, work, "x86_64", timeout=300)
     arm = {}
+    inside = "/" + os.path.relpath(work, arm64.ROOT)  # the folder as the chroot'ed Python sees it
     for isa in ISAS:
         env = dict(arm64.CHROOT_ENV, **({} if isa == "default" else {"LCE_KERNELS_ISA": isa}))
-        arm[isa] = _run(arm64.python_argv(arm64.ROOT), work, "/tmp/" + os.path.basename(work), "aarch64-" + isa,
-                        timeout=900, env=env)
+        arm[isa] = _run(arm64.python_argv(arm64.ROOT), work, inside, "aarch64-" + isa, timeout=900, env=env)
     return x86, arm
 
 
