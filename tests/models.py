@@ -56,13 +56,16 @@ def larq_bnn(input_shape=(16, 16, 3), seed_value=0):
     return model
 
 
-def _randomize_batchnorm(model):
-    rng = np.random.default_rng(1)
+def _randomize_batchnorm(model, seed=1):
+    """Seeded BatchNorm statistics (gamma, beta, mean, variance), so that binarization thresholds
+    are not trivial. Returns the model."""
+    rng = np.random.default_rng(seed)
     for layer in model.layers:
         if layer.__class__.__name__ == "BatchNormalization":
             g, b, m, v = layer.get_weights()
             layer.set_weights([rng.uniform(0.5, 1.5, g.shape).astype("f4"), rng.normal(0, 0.5, b.shape).astype("f4"),
                                rng.normal(0, 0.5, m.shape).astype("f4"), rng.uniform(0.5, 2, v.shape).astype("f4")])
+    return model
 
 
 def mobilenet_v2():

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import bnn_zoo
+import models
 from lce_convert import hls
 from lce_convert.errors import HlsUnsupportedError, InvalidModelError, LceConvertError
 from lce_convert.hls import exact
@@ -27,6 +28,17 @@ def _ap_types_or_skip():
         return hls.api.ap_types_dir()
     except LceConvertError as e:
         pytest.skip(str(e))
+
+
+def assert_matches_cpu(rows):
+    """hls.compare's rows: no error, binary layers bit for bit, fixed-point layers within half an
+    LSB of the C-sim type (plus float32 rounding of the CPU's value)."""
+    for r in rows:
+        assert "error" not in r, r
+        if r["kind"] == "bits":
+            assert r["mismatches"] == 0, r
+        elif "max_abs_cpu" in r:
+            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
 
 
 def test_fixed_types_and_literals():
@@ -473,14 +485,7 @@ def _densenet_like(seed=21):
     x = L.BatchNormalization()(x)
     x = L.GlobalAveragePooling2D()(x)
     x = L.Dense(10, name="logits")(x)
-    model = tf.keras.Model(inp, x)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, L.BatchNormalization):
-            c = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.5, c).astype(np.float32),
-                               rng.normal(0, 0.5, c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)])
-    return model
+    return models._randomize_batchnorm(tf.keras.Model(inp, x), seed)
 
 
 @needs_gxx
@@ -582,14 +587,7 @@ def _meliusnet_like(seed=23):
     x = L.BatchNormalization()(x)
     x = L.GlobalAveragePooling2D()(x)
     x = L.Dense(10, name="logits")(x)
-    model = tf.keras.Model(inp, x)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, L.BatchNormalization):
-            c = layer.get_weights()[0].shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, c).astype(np.float32), rng.normal(0, 0.5, c).astype(np.float32),
-                               rng.normal(0, 0.5, c).astype(np.float32), rng.uniform(0.5, 2, c).astype(np.float32)])
-    return model
+    return models._randomize_batchnorm(tf.keras.Model(inp, x), seed)
 
 
 @needs_gxx
@@ -606,12 +604,7 @@ def test_meliusnet_like_split_concat_pad_match_cpu(tmp_path):
     assert any(u.kind == "fmvau" and u.groups == 4 for u in project.design.units)  # the grouped float conv
     assert any(u.kind == "maxpool" and u.post == (0, None) for u in project.design.units)  # its fused ReLU
     rows = hls.compare(project, model, _grid_inputs((8, 8, 4), 3, seed=6))
-    for r in rows:
-        assert "error" not in r, r
-        if r["kind"] == "bits":
-            assert r["mismatches"] == 0, r
-        elif "max_abs_cpu" in r:
-            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
+    assert_matches_cpu(rows)
     assert {"split0", "pad0", "maxpool0"} <= {r["name"] for r in rows}
 
 

@@ -13,6 +13,7 @@ import pytest
 import lce_convert
 from lce_convert import hls
 from lce_convert.errors import HlsUnsupportedError, LceConvertError
+from test_hls import assert_matches_cpu
 from test_larq_zoo import zoo_model
 
 pytestmark = pytest.mark.slow
@@ -66,9 +67,4 @@ def test_larq_zoo_csim_matches_cpu(name, tmp_path):
     x = (np.round(np.random.default_rng(3).normal(0, 1.5, (1, 32, 32, 3)) * 64) / 64).astype(np.float32)
     rows = hls.compare(project, model, x)
     assert sum(1 for r in rows if r["kind"] == "bits") >= 20
-    for r in rows:
-        assert "error" not in r, r
-        if r["kind"] == "bits":
-            assert r["mismatches"] == 0, r
-        elif "max_abs_cpu" in r:
-            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
+    assert_matches_cpu(rows)
