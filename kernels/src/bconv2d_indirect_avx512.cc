@@ -1,16 +1,19 @@
 // Indirect-BGEMM Bconv2d, AVX-512 microkernel (built with -mavx512f -mavx512bw
 // -mavx512vpopcntdq; dispatched only when CPUID reports all three).
 //
-// Register tile: MR = 6 output pixels x NV = 4 zmm of 8 output channels (one 64-bit lane per
-// channel), 24 accumulators. Per 64-bit depth word the 4 filter vectors are loaded once and
+// Register tile: MR = 6 output pixels x NV = 4 zmm of 16 output channels (one 32-bit lane per
+// channel), 24 accumulators. Per 32-bit depth word the 4 filter vectors are loaded once and
 // reused over the 6 pixels, and each pixel's input word is broadcast once (a load) and reused
-// over the 4 filter vectors: 4 + 6 loads per 24 x {vpxorq, vpopcntq, vpaddq}, so the vector ALU
-// is the bound, not the loads. vpopcntq counts straight into 64-bit lane totals: no depth needs
-// a flush.
+// over the 4 filter vectors: 4 + 6 loads per 24 x {vpxord, vpopcntd, vpaddd}, so the vector ALU
+// is the bound, not the loads. The lanes hold each channel's count as int32 (no depth needs a
+// flush), which the output transform reads as they are: no permutes, and a tile covers 64
+// output channels, so the per-tile work (pointers, accumulator set-up, the output pass) is
+// spread over twice the binary MACs of a 64-bit-lane tile (which matters on short depths: a
+// 3x3 conv of 64 channels has 18 depth words).
 //
-// The filter is packXorFilter's layout with blocks of 32 output channels, [taps][words64][32]
-// each, so the 4 vectors of a depth word are one 256-byte row at immediate offsets. A group's
-// last block may hold fewer channels: it runs with NV = ceil(lanes / 8) vectors.
+// The filter is packed as [groups][blocks of 64 output channels][taps][words32][64] uint32, so
+// the 4 vectors of a depth word are one 256-byte row at immediate offsets. A group's last block
+// may hold fewer channels: it runs with NV = ceil(lanes / 16) vectors (zero channels pad it).
 //
 // Input addressing, per tile of 6 consecutive output pixels:
 //   - "row" tiles: the 6 pixels lie in one output row and none has a padding tap
@@ -22,8 +25,7 @@
 // stays in L2), so a tile's pointers are set up once for all blocks.
 //
 // The output transform runs in the same (out-of-line) function, from the accumulators in
-// registers, 16 channels at a time: the two 64-bit halves' low dwords are gathered into one
-// zmm (vpermt2d), then
+// registers, 16 channels at a time:
 //   - float: conv = classBase[class] - 2 * acc, clamp as std::clamp, float32 multiply, then add;
 //   - bitpacked: bit = acc > clamp(threshold, -1, K) + classHalfDelta[class], the same as
 //     (K - conv) > 2 * threshold (bconv2d_indirect.cc), 16 channels per compare mask;
@@ -39,18 +41,22 @@ namespace lce_kernels {
 namespace {
 
 constexpr int kMR = 6;
-constexpr int kWide = 32;  // output channels per filter block (4 zmm of 8 x 64-bit lanes)
+constexpr int kWide = 64;  // output channels per filter block (4 zmm of 16 x 32-bit lanes)
 
 enum class Epilogue { kFloat, kBits, kFused, kCounts };
 enum class Source { kRow, kPointers };
 
-// Where a tile's results go, per pixel i < valid, at the first block's first channel (each
-// further block is 32 channels on): float/bitpacked output rows, the per-class rows of
-// classBase / classHalfDelta, or (kCounts) the int32 counts acc[i * 32 + c] (one block only).
+// Where a call's results go. The call covers `tiles` consecutive tiles (more than one only for
+// row tiles), pixel i of them at i * stride from the bases, which are at the first tile's first
+// pixel and the first block's first channel (each further block is 64 channels on):
+// float/bitpacked output, the per-class rows of classBase / classHalfDelta (per pixel of a
+// pointer tile; one row for row tiles, which have no padding taps), or (kCounts) the int32
+// counts acc[i * 64 + c] (one tile, one block).
 struct TileOutput {
-  int valid;
-  int lanes;                      // channels of each block (1..32)
-  void *out[kMR];                 // float* at the channel, or uint32* at its word
+  int valid;                      // pixels of the (single) pointer tile; row tiles: all kMR
+  int lanes;                      // channels of each block (1..64)
+  void *out;                      // float* at the channel, or uint32* at its word
+  int64_t outStride;              // per pixel: channelsOut floats, or the output's words
   int bitShift;                   // bitpacked: bit offset of the first channel in its word
   const int32_t *classRow[kMR];   // classBase (float) or classHalfDelta (bitpacked)
   const float *mult, *bias;
@@ -58,15 +64,26 @@ struct TileOutput {
   int32_t lo, hi, K;
   bool clampLow, clampHigh;       // float: whether lo / hi can bind (lo > -K, hi < K)
   int32_t *acc;                   // kCounts
-  // kFused: the post ops (PostOp), the pixels' offsets (pixel * channelsOut) in a residual
-  // tensor at the first channel, whether the float result is written, and the fused Quantize's
-  // words at the first channel's word (bit offset bitShift).
+  // kFused: the post ops (PostOp), the first pixel's offset (pixel * channelsOut) in a
+  // residual tensor at the first channel, whether the float result is written, and the fused
+  // Quantize's words at the first channel's word (bit offset bitShift), bitsStride per pixel.
   const PostOp *ops;
   int opCount;
   int64_t channel0;               // the first channel (absolute), for the per-channel vectors
   bool writeFloat;
-  int64_t residualOffset[kMR];
-  uint32_t *bitsRow[kMR];
+  int64_t residualOffset;
+  uint32_t *bits;
+  int64_t bitsStride;
+};
+
+// Where a call's input words come from. Row source: `rowBase` = the image's words,
+// `tapOffsets` the first pixel's taps' word offsets (the next tile's kMR * taps on), pixel i at
+// + i * pixelStep. Pointer source: x[t * kMR + i]. groupOffset: the group's first word.
+struct TileInput {
+  const uint32_t *const *x;
+  const uint32_t *rowBase;
+  const int64_t *tapOffsets;
+  int64_t pixelStep, taps, groupOffset, words32;
 };
 
 // Post ops on 16 channels (PostOp; max/min as output_transform.h's applyPostOps): `at` is the
@@ -93,186 +110,220 @@ inline __mmask16 laneMask(int lanes) {  // the first `lanes` of 16 (lanes may be
   return static_cast<__mmask16>(lanes >= 16 ? 0xffff : lanes <= 0 ? 0 : (1u << lanes) - 1);
 }
 
-// One depth word k: pixel i's word is xp[i][2k, 2k+1] (kWhole), or the odd last word of a
-// group xp[i][2k] alone (high half 0, as in the packed filter); wk: the 32 channels' words.
-template <int NV, bool kWhole>
+// One depth word k: pixel i's word xp[i][k]; wk: the 64 channels' words.
+template <int NV>
 __attribute__((always_inline)) inline void depthStep(__m512i (&sums)[kMR][NV], const uint32_t *const *xp, int64_t k,
-                                                     const uint64_t *wk) {
+                                                     const uint32_t *wk) {
   __m512i wv[NV];
   #pragma GCC unroll 8
-  for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_si512(wk + 8 * j);
+  for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_si512(wk + 16 * j);
   #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i) {
-    const uint64_t word = kWhole ? load64(xp[i] + 2 * k) : static_cast<uint64_t>(xp[i][2 * k]);
-    const __m512i a = _mm512_set1_epi64(static_cast<long long>(word));
+    // Each XOR + popcount + add is one asm statement with one temporary: with intrinsics GCC
+    // gives some tiles (float output) more temporaries than the 32 registers allow beside the 24
+    // accumulators and spills accumulators inside this loop.
+    __m512i a;
+    asm("vpbroadcastd %[x], %[a]" : [a] "=v"(a) : [x] "m"(xp[i][k]));
     #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j)
-      sums[i][j] = _mm512_add_epi64(sums[i][j], _mm512_popcnt_epi64(_mm512_xor_si512(a, wv[j])));
+    for (int j = 0; j < NV; ++j) {
+      __m512i t;
+      asm("vpxord %[w], %[a], %[t]\n\tvpopcntd %[t], %[t]\n\tvpaddd %[t], %[s], %[s]"
+          : [s] "+v"(sums[i][j]), [t] "=&v"(t)
+          : [w] "v"(wv[j]), [a] "v"(a));
+    }
   }
 }
 
-// `blocks` consecutive blocks of 32 output channels (NV vectors each) of one tile:
-// sums[i][j] lane l = sum over taps and depth words of popcount(x_i ^ w_{8j+l}), then the
-// epilogue. Row source: `rowBase` = the image's words, `tapOffsets` the first pixel's taps'
-// word offsets, pixel i at + i * pixelStep. Pointer source: x[t * 6 + i]. groupOffset: the
-// group's first word; w: the first block [taps][words64][32], the next ones blockWords on.
-template <int NV, Source kSource, Epilogue kEpilogue>
-__attribute__((noinline)) void tile(const uint32_t *const *x, const uint32_t *rowBase, const int64_t *tapOffsets,
-                                    int64_t pixelStep, int64_t taps, int64_t groupOffset, const uint64_t *w,
-                                    int64_t blockWords, int64_t words32, int64_t blocks, const TileOutput &to) {
-  const int64_t full = words32 / 2, words64 = (words32 + 1) / 2;
-  constexpr int kHalves = (NV + 1) / 2;
-  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const bool wholeBlock = to.lanes == 32;
-  for (int64_t b = 0; b < blocks; ++b, w += blockWords) {
-    __m512i sums[kMR][NV];
+// ORs `lanes` (<= 64) bits, channel c0 + j at bit j, into the zeroed bitpacked words at c0's
+// word, `shift` = c0 % 32.
+inline void orBits(uint32_t *word, int shift, int lanes, uint64_t bits) {
+  const unsigned __int128 v = static_cast<unsigned __int128>(bits) << shift;
+  word[0] |= static_cast<uint32_t>(v);
+  if (shift + lanes > 32) word[1] |= static_cast<uint32_t>(v >> 32);
+  if (shift + lanes > 64) word[2] |= static_cast<uint32_t>(v >> 64);
+}
+
+// Stores or ORs one pixel's bits of a block: whole aligned blocks store their two words.
+inline void writeBits(uint32_t *word, int shift, int lanes, bool wholeBlock, uint64_t bits) {
+  if (shift == 0 && wholeBlock) {
+    word[0] = static_cast<uint32_t>(bits);
+    word[1] = static_cast<uint32_t>(bits >> 32);
+  } else {
+    orBits(word, shift, lanes, bits);
+  }
+}
+
+// The output pass of one tile's block b (channels from c = 64 * b on), pixel i at px0 + i from
+// the call's bases; kRowTile: every pixel valid and of class row classRow[0].
+template <int NV, bool kRowTile, Epilogue kEpilogue>
+__attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][NV], const TileOutput &to, int64_t px0,
+                                                    int64_t b, bool wholeBlock) {
+  constexpr int kHalves = NV;
+  const int64_t c = kWide * b;  // the block's first channel, from the first block's
+  const int valid = kRowTile ? kMR : to.valid;
+  if (kEpilogue == Epilogue::kCounts) {
 #pragma GCC unroll 8
     for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) sums[i][j] = _mm512_setzero_si512();
-    const uint64_t *wt = w;
-    for (int64_t t = 0; t < taps; ++t, wt += words64 * kWide) {
-      const uint32_t *xp[kMR];
-      if (kSource == Source::kRow) {
-        const uint32_t *p = rowBase + tapOffsets[t] + groupOffset;
+      for (int h = 0; h < kHalves; ++h) _mm512_store_si512(to.acc + i * kWide + 16 * h, sums[i][h]);
+  } else if (kEpilogue == Epilogue::kFloat) {
+    // The clamp vectors are made here: hoisted out of the tile loop they would hold two of the
+    // 32 registers through the accumulation, which then spills.
+    int32_t loV = to.lo, hiV = to.hi;
+    asm("" : "+r"(loV), "+r"(hiV));
+    const __m512i lo = _mm512_set1_epi32(loV), hi = _mm512_set1_epi32(hiV);
+    const float *mult = to.mult + c, *bias = to.bias + c;
+    const int32_t *rowBase = to.classRow[0] + c;
+    asm("" : "+r"(mult), "+r"(bias), "+r"(rowBase));  // nor the per-channel loads (the same for every tile)
+    const int64_t stride = to.outStride;
+    float *const out = static_cast<float *>(to.out) + px0 * stride + c;
 #pragma GCC unroll 8
-        for (int i = 0; i < kMR; ++i) xp[i] = p + i * pixelStep;
-      } else {
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= valid) continue;
+      float *y = out + i * stride;
+      const int32_t *base = kRowTile ? rowBase : to.classRow[i] + c;
 #pragma GCC unroll 8
-        for (int i = 0; i < kMR; ++i) xp[i] = x[t * kMR + i] + groupOffset;
-      }
-      int64_t k = 0;
-      for (; k < full; ++k) depthStep<NV, true>(sums, xp, k, wt + k * kWide);
-      if (k < words64) depthStep<NV, false>(sums, xp, k, wt + k * kWide);
-    }
-
-    // 16 channels' counts as int32: the low dwords of two 64-bit-lane vectors.
-#define LCE_COUNTS16(i, h) \
-  _mm512_permutex2var_epi32(sums[i][2 * (h)], evens, 2 * (h) + 1 < NV ? sums[i][2 * (h) + 1] : _mm512_setzero_si512())
-    const int64_t c = 32 * b;  // the block's first channel, from the first block's
-    if (kEpilogue == Epilogue::kCounts) {
-#pragma GCC unroll 8
-      for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 8
-        for (int h = 0; h < kHalves; ++h) _mm512_store_si512(to.acc + i * kWide + 16 * h, LCE_COUNTS16(i, h));
-    } else if (kEpilogue == Epilogue::kFloat) {
-      const __m512i lo = _mm512_set1_epi32(to.lo), hi = _mm512_set1_epi32(to.hi);
-      const float *mult = to.mult + c, *bias = to.bias + c;
-#pragma GCC unroll 8
-      for (int i = 0; i < kMR; ++i) {
-        if (i >= to.valid) continue;
-        float *y = static_cast<float *>(to.out[i]) + c;
-        const int32_t *base = to.classRow[i] + c;
-#pragma GCC unroll 8
-        for (int h = 0; h < kHalves; ++h) {
-          const __m512i a = LCE_COUNTS16(i, h);
-          if (wholeBlock) {  // unmasked: the loads fold into the arithmetic
-            __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
-            if (to.clampHigh) conv = _mm512_min_epi32(conv, hi);
-            if (to.clampLow) conv = _mm512_max_epi32(conv, lo);
-            const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h));
-            _mm512_storeu_ps(y + 16 * h, _mm512_add_ps(scaled, _mm512_loadu_ps(bias + 16 * h)));
-          } else {
-            const __mmask16 m = laneMask(to.lanes - 16 * h);
-            const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
-            const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
-            const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h));
-            _mm512_mask_storeu_ps(y + 16 * h, m, _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, bias + 16 * h)));
-          }
-        }
-      }
-    } else if (kEpilogue == Epilogue::kFused) {
-      // Locals (the bits stores could alias the output's int fields), and a straight path for
-      // the most common chain, a residual ADD alone (QuickNet, Bi-Real Net).
-      const int valid = to.valid, lanes = to.lanes, bitShift = to.bitShift, opCount = to.opCount;
-      const PostOp *ops = to.ops;
-      const bool writeFloat = to.writeFloat, clampLow = to.clampLow, clampHigh = to.clampHigh;
-      const float *residual = opCount == 1 && ops[0].kind == PostOp::Kind::kAddTensor ? ops[0].values : nullptr;
-      const int64_t channel = to.channel0 + c;
-      int32_t loV = to.lo, hiV = to.hi;
-      asm("" : "+r"(loV), "+r"(hiV));  // made here, not hoisted: see the float epilogue
-      const __m512i lo = _mm512_set1_epi32(loV), hi = _mm512_set1_epi32(hiV);
-      const float *mult = to.mult + c, *bias = to.bias + c;
-      const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 8
-      for (int i = 0; i < kMR; ++i) {
-        if (i >= valid) continue;
-        const int32_t *base = to.classRow[i] + c;
-        float *y = writeFloat ? static_cast<float *>(to.out[i]) + c : nullptr;
-        const int64_t at = to.residualOffset[i] + c;
-        uint32_t *word = to.bitsRow[i];
-        uint64_t bits = 0;
-#pragma GCC unroll 8
-        for (int h = 0; h < kHalves; ++h) {
-          const __m512i a = LCE_COUNTS16(i, h);
-          const __mmask16 m = laneMask(lanes - 16 * h);
-          __m512 r;
-          if (wholeBlock) {
-            __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
-            if (clampHigh) conv = _mm512_min_epi32(conv, hi);
-            if (clampLow) conv = _mm512_max_epi32(conv, lo);
-            r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h)),
-                              _mm512_loadu_ps(bias + 16 * h));
-            if (residual) r = _mm512_add_ps(r, _mm512_loadu_ps(residual + at + 16 * h));
-          } else {
-            const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
-            const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
-            r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h)),
-                              _mm512_maskz_loadu_ps(m, bias + 16 * h));
-            if (residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, residual + at + 16 * h));
-          }
-          if (!residual) r = applyPostOps16(r, ops, opCount, channel + 16 * h, at + 16 * h, m, wholeBlock);
-          if (y) {
-            if (wholeBlock) _mm512_storeu_ps(y + 16 * h, r);
-            else _mm512_mask_storeu_ps(y + 16 * h, m, r);
-          }
-          bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << (16 * h);
-        }
-        if (word) {  // the words were zeroed by run()
-          word += b;
-          if (bitShift == 0 && wholeBlock) {
-            *word = static_cast<uint32_t>(bits);
-          } else {
-            bits <<= bitShift;
-            word[0] |= static_cast<uint32_t>(bits);
-            if (bitShift + lanes > 32) word[1] |= static_cast<uint32_t>(bits >> 32);
-          }
-        }
-      }
-    } else {
-      const __m512i tlo = _mm512_set1_epi32(-1), thi = _mm512_set1_epi32(to.K);
-      __m512i thr[kHalves];
-#pragma GCC unroll 8
-      for (int h = 0; h < kHalves; ++h)
-        thr[h] = _mm512_max_epi32(
-            _mm512_min_epi32(_mm512_maskz_loadu_epi32(laneMask(to.lanes - 16 * h), to.threshold + c + 16 * h), thi), tlo);
-#pragma GCC unroll 8
-      for (int i = 0; i < kMR; ++i) {
-        if (i >= to.valid) continue;
-        const int32_t *delta = to.classRow[i] + c;
-        uint64_t bits = 0;
-#pragma GCC unroll 8
-        for (int h = 0; h < kHalves; ++h) {
+      for (int h = 0; h < kHalves; ++h) {
+        const __m512i a = sums[i][h];
+        if (wholeBlock) {  // unmasked: the loads fold into the arithmetic
+          __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
+          if (to.clampHigh) conv = _mm512_min_epi32(conv, hi);
+          if (to.clampLow) conv = _mm512_max_epi32(conv, lo);
+          const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h));
+          _mm512_storeu_ps(y + 16 * h, _mm512_add_ps(scaled, _mm512_loadu_ps(bias + 16 * h)));
+        } else {
           const __mmask16 m = laneMask(to.lanes - 16 * h);
-          const __m512i t = _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, delta + 16 * h));
-          bits |= static_cast<uint64_t>(_mm512_mask_cmpgt_epi32_mask(m, LCE_COUNTS16(i, h), t)) << (16 * h);
-        }
-        uint32_t *word = static_cast<uint32_t *>(to.out[i]) + b;
-        if (to.bitShift == 0 && wholeBlock) {
-          *word = static_cast<uint32_t>(bits);
-        } else {  // the words were zeroed by run()
-          bits <<= to.bitShift;
-          word[0] |= static_cast<uint32_t>(bits);
-          if (to.bitShift + to.lanes > 32) word[1] |= static_cast<uint32_t>(bits >> 32);
+          const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
+          const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
+          const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h));
+          _mm512_mask_storeu_ps(y + 16 * h, m, _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, bias + 16 * h)));
         }
       }
     }
-#undef LCE_COUNTS16
+  } else if (kEpilogue == Epilogue::kFused) {
+    // Locals (the bits stores could alias the output's int fields), and a straight path for
+    // the most common chain, a residual ADD alone (QuickNet, Bi-Real Net).
+    const int lanes = to.lanes, bitShift = to.bitShift, opCount = to.opCount;
+    const PostOp *ops = to.ops;
+    const bool writeFloat = to.writeFloat, clampLow = to.clampLow, clampHigh = to.clampHigh;
+    const float *residual = opCount == 1 && ops[0].kind == PostOp::Kind::kAddTensor ? ops[0].values : nullptr;
+    const int64_t channel = to.channel0 + c, stride = to.outStride, bitsStride = to.bitsStride;
+    int32_t loV = to.lo, hiV = to.hi;
+    asm("" : "+r"(loV), "+r"(hiV));  // made here, not hoisted (as in the float epilogue)
+    const __m512i lo = _mm512_set1_epi32(loV), hi = _mm512_set1_epi32(hiV);
+    const float *mult = to.mult + c, *bias = to.bias + c;
+    const int32_t *rowBase = to.classRow[0] + c;
+    asm("" : "+r"(mult), "+r"(bias), "+r"(rowBase));  // as in the float epilogue
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= valid) continue;
+      const int32_t *base = kRowTile ? rowBase : to.classRow[i] + c;
+      float *y = writeFloat ? static_cast<float *>(to.out) + (px0 + i) * stride + c : nullptr;
+      const int64_t at = to.residualOffset + (px0 + i) * stride + c;
+      uint32_t *word = to.bits ? to.bits + (px0 + i) * bitsStride + 2 * b : nullptr;
+      uint64_t bits = 0;
+#pragma GCC unroll 8
+      for (int h = 0; h < kHalves; ++h) {
+        const __m512i a = sums[i][h];
+        const __mmask16 m = laneMask(lanes - 16 * h);
+        __m512 r;
+        if (wholeBlock) {
+          __m512i conv = _mm512_sub_epi32(_mm512_loadu_si512(base + 16 * h), _mm512_add_epi32(a, a));
+          if (clampHigh) conv = _mm512_min_epi32(conv, hi);
+          if (clampLow) conv = _mm512_max_epi32(conv, lo);
+          r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(conv), _mm512_loadu_ps(mult + 16 * h)),
+                            _mm512_loadu_ps(bias + 16 * h));
+          if (residual) r = _mm512_add_ps(r, _mm512_loadu_ps(residual + at + 16 * h));
+        } else {
+          const __m512i conv = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, base + 16 * h), _mm512_add_epi32(a, a));
+          const __m512i clamped = _mm512_max_epi32(_mm512_min_epi32(conv, hi), lo);
+          r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(clamped), _mm512_maskz_loadu_ps(m, mult + 16 * h)),
+                            _mm512_maskz_loadu_ps(m, bias + 16 * h));
+          if (residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, residual + at + 16 * h));
+        }
+        if (!residual) r = applyPostOps16(r, ops, opCount, channel + 16 * h, at + 16 * h, m, wholeBlock);
+        if (y) {
+          if (wholeBlock) _mm512_storeu_ps(y + 16 * h, r);
+          else _mm512_mask_storeu_ps(y + 16 * h, m, r);
+        }
+        bits |= static_cast<uint64_t>(_mm512_mask_cmp_ps_mask(m, r, zero, _CMP_LT_OQ)) << (16 * h);
+      }
+      if (word) writeBits(word, bitShift, lanes, wholeBlock, bits);  // zeroed by run()
+    }
+  } else {
+    // bit = acc > clamp(threshold, -1, K) + classHalfDelta[class]; a row tile's pixels share
+    // the class, so the sum is made once.
+    int32_t lowest = -1, K = to.K;
+    asm("" : "+r"(lowest), "+r"(K));  // made here, not hoisted (as in the float epilogue)
+    const __m512i tlo = _mm512_set1_epi32(lowest), thi = _mm512_set1_epi32(K);
+    const int32_t *threshold = to.threshold;
+    asm("" : "+r"(threshold));
+    __m512i thr[kHalves];
+#pragma GCC unroll 8
+    for (int h = 0; h < kHalves; ++h) {
+      const __mmask16 m = laneMask(to.lanes - 16 * h);
+      thr[h] = _mm512_max_epi32(_mm512_min_epi32(_mm512_maskz_loadu_epi32(m, threshold + c + 16 * h), thi), tlo);
+      if (kRowTile) thr[h] = _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[0] + c + 16 * h));
+    }
+    const int64_t stride = to.outStride;
+    uint32_t *const out = static_cast<uint32_t *>(to.out) + px0 * stride + 2 * b;
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      if (i >= valid) continue;
+      uint64_t bits = 0;
+#pragma GCC unroll 8
+      for (int h = 0; h < kHalves; ++h) {
+        const __mmask16 m = laneMask(to.lanes - 16 * h);
+        const __m512i t =
+            kRowTile ? thr[h] : _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[i] + c + 16 * h));
+        bits |= static_cast<uint64_t>(_mm512_mask_cmpgt_epi32_mask(m, sums[i][h], t)) << (16 * h);
+      }
+      writeBits(out + i * stride, to.bitShift, to.lanes, wholeBlock, bits);  // zeroed by run()
+    }
   }
 }
 
-using TileFn = void (*)(const uint32_t *const *, const uint32_t *, const int64_t *, int64_t, int64_t, int64_t,
-                        const uint64_t *, int64_t, int64_t, int64_t, const TileOutput &);
+// `tiles` consecutive tiles x `blocks` consecutive blocks of 64 output channels (NV vectors
+// each): sums[i][j] lane l = sum over taps and depth words of popcount(x_i ^ w_{16j+l}), then the
+// epilogue. w: the first block [taps][words32][64], the next ones blockWords on.
+template <int NV, Source kSource, Epilogue kEpilogue>
+__attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int64_t blockWords, int64_t blocks,
+                                    int64_t tiles, const TileOutput &output) {
+  // A local copy: the output stores cannot alias it, so its fields stay in registers.
+  const TileOutput to = output;
+  const bool wholeBlock = to.lanes == kWide;
+  const int64_t taps = in.taps, words32 = in.words32, pixelStep = in.pixelStep;
+  const uint32_t *const rowBase = in.rowBase + in.groupOffset;
+  for (int64_t tt = 0; tt < tiles; ++tt) {
+    const int64_t *tapOffsets = in.tapOffsets + tt * kMR * taps;
+    const int64_t px0 = tt * kMR;  // the tile's first pixel, from the call's
+    const uint32_t *w = w0;
+    for (int64_t b = 0; b < blocks; ++b, w += blockWords) {
+      __m512i sums[kMR][NV];
+#pragma GCC unroll 8
+      for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 8
+        for (int j = 0; j < NV; ++j) sums[i][j] = _mm512_setzero_si512();
+      const uint32_t *wt = w;
+      for (int64_t t = 0; t < taps; ++t, wt += words32 * kWide) {
+        const uint32_t *xp[kMR];
+        if (kSource == Source::kRow) {
+          const uint32_t *p = rowBase + tapOffsets[t];
+#pragma GCC unroll 8
+          for (int i = 0; i < kMR; ++i) xp[i] = p + i * pixelStep;
+        } else {
+#pragma GCC unroll 8
+          for (int i = 0; i < kMR; ++i) xp[i] = in.x[t * kMR + i] + in.groupOffset;
+        }
+        for (int64_t k = 0; k < words32; ++k) depthStep<NV>(sums, xp, k, wt + k * kWide);
+      }
+      epilogue<NV, kSource == Source::kRow, kEpilogue>(sums, to, px0, b, wholeBlock);
+    }
+  }
+}
+
+using TileFn = void (*)(const TileInput &, const uint32_t *, int64_t, int64_t, int64_t, const TileOutput &);
 
 template <Source kSource, Epilogue kEpilogue>
 constexpr TileFn kTiles[5] = {nullptr, tile<1, kSource, kEpilogue>, tile<2, kSource, kEpilogue>,
@@ -283,13 +334,28 @@ TileFn tileFn(bool row, int nv) {
   return row ? kTiles<Source::kRow, kEpilogue>[nv] : kTiles<Source::kPointers, kEpilogue>[nv];
 }
 
-void packWideFilter(const Bconv2dPlan &plan, PackedFilter &out) { packXorFilter(plan, kWide, out); }
+// [groups][blocks of kWide channels][taps][words32][kWide] uint32, lane j of a block = its
+// output channel j (a group's last block padded with zero channels).
+void packWideFilter(const Bconv2dPlan &plan, PackedFilter &out) {
+  const Bconv2dShape &s = plan.shape;
+  const int64_t taps = plan.taps, words = s.wordsPerGroup, outPerGroup = plan.outPerGroup;
+  const int64_t blocks = (outPerGroup + kWide - 1) / kWide;
+  out.bytes.assign(s.groups * blocks * taps * words * kWide * sizeof(uint32_t), 0);
+  auto *packed = reinterpret_cast<uint32_t *>(out.bytes.data());
+  const auto *filter = reinterpret_cast<const uint32_t *>(plan.filter.data());
+  for (int64_t c = 0; c < s.channelsOut; ++c) {
+    const int64_t g = c / outPerGroup, b = (c % outPerGroup) / kWide, lane = (c % outPerGroup) % kWide;
+    uint32_t *dst = packed + (g * blocks + b) * taps * words * kWide;
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t k = 0; k < words; ++k) dst[(t * words + k) * kWide + lane] = filter[(c * taps + t) * words + k];
+  }
+}
 
 void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
              void *out, int64_t firstTile, int64_t endTile, const uint32_t **x) {
   const TileContext ctx(plan, input, o, out);
   const Bconv2dShape &s = plan.shape;
-  const int64_t blockWords = ctx.taps * plan.words64 * kWide, outWords = packedWords(s.channelsOut);
+  const int64_t blockWords = ctx.taps * s.wordsPerGroup * kWide, outWords = packedWords(s.channelsOut);
   const bool plainFloat = o.type == OutputType::kFloat && o.postOpCount == 0 && !o.bits && o.writeFloat;
   const Epilogue epilogue = plainFloat                          ? Epilogue::kFloat
                             : o.type == OutputType::kFloat     ? Epilogue::kFused
@@ -306,10 +372,19 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   to.lo = ctx.lo32, to.hi = ctx.hi32, to.K = static_cast<int32_t>(s.K), to.acc = acc;
   to.clampLow = ctx.lo > -s.K, to.clampHigh = ctx.hi < s.K;
   to.ops = o.postOps, to.opCount = o.postOpCount, to.writeFloat = o.writeFloat && out;
-  for (int64_t tile = firstTile; tile < endTile; ++tile) {
+  to.outStride = epilogue == Epilogue::kBits ? outWords : s.channelsOut, to.bitsStride = outWords;
+  TileInput in;
+  in.x = x, in.pixelStep = plan.pixelStep, in.taps = ctx.taps, in.words32 = s.wordsPerGroup;
+  for (int64_t tile = firstTile; tile < endTile;) {
     const int64_t p0 = tile * kMR;
     const int64_t n = s.batch == 1 ? 0 : p0 / ctx.image, q0 = p0 - n * ctx.image;
     const bool row = q0 + kMR <= ctx.image && plan.interiorRun[q0] >= kMR;
+    // A run of row tiles of one image goes to one call (int8: one tile a call, the generic
+    // transform reads the counts of one tile).
+    int64_t tiles = 1;
+    if (row && epilogue != Epilogue::kCounts)
+      for (int64_t q = q0 + kMR; tile + tiles < endTile && q + kMR <= ctx.image && plan.interiorRun[q] >= kMR; q += kMR)
+        ++tiles;
     int64_t qs[kMR];
     int32_t full[kMR];
     bool border = false;
@@ -319,15 +394,14 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
     } else {
       border = ctx.setupTile<kMR>(p0, valid, qs, full, x);
     }
-    const uint32_t *rowBase = ctx.in + n * ctx.imageWords;
-    const int64_t *tapOffsets = plan.offsets.data() + q0 * ctx.taps;
+    in.rowBase = ctx.in + n * ctx.imageWords;
+    in.tapOffsets = plan.offsets.data() + q0 * ctx.taps;
     to.valid = valid;
     for (int64_t g = 0; g < s.groups; ++g) {
-      const uint64_t *w = filter.as<uint64_t>() + g * wideBlocksPerGroup * blockWords;
-      const int64_t groupOffset = g * s.wordsPerGroup;
+      const uint32_t *w = filter.as<uint32_t>() + g * wideBlocksPerGroup * blockWords;
+      in.groupOffset = g * s.wordsPerGroup;
       int64_t c0 = g * plan.outPerGroup;
-      // Runs of blocks with the same width: the whole ones, then the tail (int8: one at a time,
-      // the generic transform reads the counts of one block).
+      // Runs of blocks with the same width: the whole ones, then the tail (int8: one at a time).
       for (int64_t b = 0; b < wideBlocksPerGroup;) {
         const bool whole = b < wholeBlocks;
         const int lanes = whole ? kWide : tailLanes;
@@ -336,33 +410,30 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         to.mult = ctx.mult + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
         to.channel0 = c0;
-        for (int i = 0; i < valid; ++i) {
-          to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
-          to.residualOffset[i] = (p0 + i) * s.channelsOut + c0;
-          to.bitsRow[i] = o.bits ? reinterpret_cast<uint32_t *>(o.bits) + (p0 + i) * outWords + c0 / 32 : nullptr;
-          to.out[i] = epilogue == Epilogue::kBits
-                          ? static_cast<void *>(static_cast<uint32_t *>(out) + (p0 + i) * outWords + c0 / 32)
-                      : out ? static_cast<void *>(static_cast<float *>(out) + (p0 + i) * s.channelsOut + c0)
-                            : nullptr;
-        }
-        const int nv = (lanes + 7) / 8;
+        for (int i = 0; i < (row ? 1 : valid); ++i) to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
+        to.residualOffset = p0 * s.channelsOut + c0;
+        to.bits = o.bits ? reinterpret_cast<uint32_t *>(o.bits) + p0 * outWords + c0 / 32 : nullptr;
+        to.out = epilogue == Epilogue::kBits ? static_cast<void *>(static_cast<uint32_t *>(out) + p0 * outWords + c0 / 32)
+                 : out                       ? static_cast<void *>(static_cast<float *>(out) + p0 * s.channelsOut + c0)
+                                             : nullptr;
+        const int nv = (lanes + 15) / 16;
         const TileFn fn = epilogue == Epilogue::kFloat   ? tileFn<Epilogue::kFloat>(row, nv)
                           : epilogue == Epilogue::kBits  ? tileFn<Epilogue::kBits>(row, nv)
                           : epilogue == Epilogue::kFused ? tileFn<Epilogue::kFused>(row, nv)
                                                          : tileFn<Epilogue::kCounts>(row, nv);
-        fn(x, rowBase, tapOffsets, plan.pixelStep, ctx.taps, groupOffset, w + b * blockWords, blockWords,
-           s.wordsPerGroup, blocks, to);
+        fn(in, w + b * blockWords, blockWords, blocks, tiles, to);
         if (epilogue == Epilogue::kCounts) ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
         b += blocks, c0 += blocks * kWide;
       }
     }
+    tile += tiles;
   }
 }
 
 }  // namespace
 
 const IndirectKernel &bconv2d_indirect_avx512() {
-  static const IndirectKernel kernel{Isa::kAvx512, "avx512 (6 pixels x 32 channels, vpopcntq)", kMR, packWideFilter,
+  static const IndirectKernel kernel{Isa::kAvx512, "avx512 (6 pixels x 64 channels, vpopcntd)", kMR, packWideFilter,
                                      runWide};
   return kernel;
 }
