@@ -215,9 +215,16 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     const int32_t *rowBase = to.classRow[0] + c;
     asm("" : "+r"(mult), "+r"(bias), "+r"(rowBase));  // as in the float epilogue
     const __m512 zero = _mm512_setzero_ps();
+    // The counts go through the stack and the pixels are a loop: unrolled over 6 pixels, the
+    // post-op variants made this function about 20 KB of code, and the pass ran slower than the
+    // stores and reloads cost.
+    alignas(64) int32_t counts[kMR][kWide];
 #pragma GCC unroll 8
-    for (int i = 0; i < kMR; ++i) {
-      if (i >= valid) continue;
+    for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 8
+      for (int h = 0; h < kHalves; ++h) _mm512_store_si512(counts[i] + 16 * h, sums[i][h]);
+#pragma GCC unroll 1
+    for (int i = 0; i < valid; ++i) {
       const int32_t *base = kRowTile ? rowBase : to.classRow[i] + c;
       float *y = writeFloat ? static_cast<float *>(to.out) + (px0 + i) * stride + c : nullptr;
       const int64_t at = to.residualOffset + (px0 + i) * stride + c;
@@ -225,7 +232,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
       uint64_t bits = 0;
 #pragma GCC unroll 8
       for (int h = 0; h < kHalves; ++h) {
-        const __m512i a = sums[i][h];
+        const __m512i a = _mm512_load_si512(counts[i] + 16 * h);
         const __mmask16 m = laneMask(lanes - 16 * h);
         __m512 r;
         if (wholeBlock) {
