@@ -6,9 +6,12 @@
 // the unfused graph to float32 rounding (semantics.md). An activation after the Bconv2d moves
 // into its clamp only where that is exact: RELU needs m > 0 and b = 0
 // (max(conv*m, 0) = max(conv, 0)*m); RELU6 and RELU_N1_TO_1 need m = 1 and b = 0.
-// Ops with a fused activation of their own, or a Bconv2d with other users, are left alone; so
-// are activations after zero-padded Bconv2d unless allow-zero-padding is set (LCE 0.16's runtime
-// corrects zero padding only without a fused activation).
+// An affine op with a fused RELU/RELU6/RELU_N1_TO_1 of its own folds the same way and leaves
+// that activation as a separate op after the Bconv2d (which the activation patterns then fold
+// where exact): TensorFlow gives ADD(RELU) where it could not fold a BatchNorm's scale into the
+// conv's weights. Ops with another fused activation, or a Bconv2d with other users, are left
+// alone; so are activations after zero-padded Bconv2d unless allow-zero-padding is set (LCE
+// 0.16's runtime corrects zero padding only without a fused activation).
 #include <cmath>
 
 #include "transforms/Common.h"
@@ -65,7 +68,16 @@ std::optional<std::vector<float>> channelConstant(Value v, size_t channels) {
   return values;
 }
 
-void rebuild(PatternRewriter &rewriter, Operation *replaced, FloatBconv &b, StringRef activation) {
+// The standalone op of a fused activation, or "" for none and for those without one.
+StringRef activationOpName(StringRef activation) {
+  if (activation == "RELU") return tfl::ReluOp::getOperationName();
+  if (activation == "RELU6") return tfl::Relu6Op::getOperationName();
+  if (activation == "RELU_N1_TO_1") return tfl::ReluN1To1Op::getOperationName();
+  return "";
+}
+
+void rebuild(PatternRewriter &rewriter, Operation *replaced, FloatBconv &b, StringRef activation,
+             StringRef separateActivation = "") {
   Location loc = b.op.getLoc();
   const int64_t channels = b.mult.size();
   Value mult = makeConstF32(rewriter, loc, {channels}, b.mult);
@@ -75,14 +87,22 @@ void rebuild(PatternRewriter &rewriter, Operation *replaced, FloatBconv &b, Stri
     b.op->setOperand(3, bias);
     b.op->setAttr("fused_activation_function", rewriter.getStringAttr(activation));
   });
-  rewriter.replaceOp(replaced, b.op->getResults());
+  if (separateActivation.empty()) {
+    rewriter.replaceOp(replaced, b.op->getResults());
+    return;
+  }
+  OperationState act(replaced->getLoc(), activationOpName(separateActivation));
+  act.addOperands(b.op->getResult(0));
+  act.addTypes(b.op->getResult(0).getType());
+  rewriter.replaceOp(replaced, rewriter.create(act)->getResults());
 }
 
 template <typename OpTy>
 struct FoldBinary : OpRewritePattern<OpTy> {
   using OpRewritePattern<OpTy>::OpRewritePattern;
   LogicalResult matchAndRewrite(OpTy op, PatternRewriter &rewriter) const override {
-    if (op.getFusedActivationFunction() != "NONE" || op.getType() != op.getLhs().getType())
+    StringRef activation = op.getFusedActivationFunction();
+    if ((activation != "NONE" && activationOpName(activation).empty()) || op.getType() != op.getLhs().getType())
       return failure();
     auto b = floatBconv(op.getLhs());
     if (!b) return failure();
@@ -104,7 +124,7 @@ struct FoldBinary : OpRewritePattern<OpTy> {
     }
     for (size_t o = 0; o < c->size(); ++o)
       if (!std::isfinite(b->mult[o]) || !std::isfinite(b->bias[o])) return failure();
-    rebuild(rewriter, op, *b, b->op.getFusedActivationFunction());
+    rebuild(rewriter, op, *b, b->op.getFusedActivationFunction(), activation == "NONE" ? "" : activation);
     return success();
   }
 };
