@@ -162,43 +162,64 @@ __attribute__((noinline)) void lutAccumulate(const uint32_t *const *x, int64_t t
   }
 }
 
-// Float output of pixels without zero-padding taps, lanes a multiple of 8: writeOutput's math
-// (conv = full - 2 * acc, clamped in std::clamp's order, float32 multiply, then add, then the
+// Float output, lanes a multiple of 8: writeOutput's math (conv = classBase[class] - 2 * acc,
+// the plan's border classes folding zero padding's correction in, clamped in std::clamp's order,
+// float32 multiply, then add, then the
 // post ops and the fused Quantize bits of finishFloat) with AVX2, 8 channels at a time. (The
 // generic loops in bconv2d_indirect_impl.h did not vectorize well inlined here: they took a
-// quarter of the 56x56x64 layer's time.)
-void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int32_t *full, int64_t c0, int lanes,
+// quarter of the 56x56x64 layer's time.) The fields are read once into locals (the output
+// stores could alias them), a residual ADD alone (QuickNet's block) has a straight path, and the
+// Quantize bits of 32 channels are gathered in a register and written once.
+void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
                     const int32_t *acc, int stride) {
   const Bconv2dOutput &o = ctx.o;
   const int64_t C = ctx.s.channelsOut, words = packedWords(C);
+  const float *const mult = ctx.mult, *const bias = ctx.bias;
+  float *const out = o.writeFloat ? static_cast<float *>(ctx.out) : nullptr;
+  uint32_t *const bits = reinterpret_cast<uint32_t *>(o.bits);
+  const int opCount = o.postOpCount;
+  PostOp ops[16];
+  for (int k = 0; k < opCount && k < 16; ++k) ops[k] = o.postOps[k];
+  const float *const residual = opCount == 1 && ops[0].kind == PostOp::Kind::kAddTensor ? ops[0].values : nullptr;
+  const bool clamp = ctx.lo > -ctx.s.K || ctx.hi < ctx.s.K;
   const __m256i lo = _mm256_set1_epi32(ctx.lo32), hi = _mm256_set1_epi32(ctx.hi32);
   const __m256 zero = _mm256_setzero_ps();
   for (int i = 0; i < valid; ++i) {
     const int64_t pixel = p0 + i;
-    const __m256i f = _mm256_set1_epi32(full[i]);
-    for (int j = 0; j < lanes; j += 8) {
-      const int64_t c = c0 + j;
-      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i * stride + j));
-      const __m256i v = _mm256_sub_epi32(f, _mm256_add_epi32(a, a));
-      const __m256i clamped = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));
-      const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(clamped), _mm256_loadu_ps(ctx.mult + c));
-      __m256 r = _mm256_add_ps(scaled, _mm256_loadu_ps(ctx.bias + c));
-      for (int k = 0; k < o.postOpCount; ++k) {
-        const PostOp &op = o.postOps[k];
-        switch (op.kind) {
-          case PostOp::Kind::kMul: r = _mm256_mul_ps(r, _mm256_loadu_ps(op.values + c)); break;
-          case PostOp::Kind::kAdd: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + c)); break;
-          case PostOp::Kind::kAddTensor: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + pixel * C + c)); break;
-          case PostOp::Kind::kClamp:
-            r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(op.lo)), _mm256_set1_ps(op.hi));
-            break;
+    const int32_t *base = ctx.plan.classBase.data() + ctx.plan.pixelClass[qs[i]] * C;
+    for (int j0 = 0; j0 < lanes; j0 += 32) {
+      const int jEnd = std::min(lanes, j0 + 32);
+      uint32_t word = 0;  // the Quantize bits of channels c0 + j0 .. c0 + jEnd - 1
+      for (int j = j0; j < jEnd; j += 8) {
+        const int64_t c = c0 + j;
+        const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i * stride + j));
+        __m256i v = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(base + c)),
+                                     _mm256_add_epi32(a, a));
+        if (clamp) v = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));
+        const __m256 scaled = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(mult + c));
+        __m256 r = _mm256_add_ps(scaled, _mm256_loadu_ps(bias + c));
+        if (residual) {
+          r = _mm256_add_ps(r, _mm256_loadu_ps(residual + pixel * C + c));
+        } else {
+          for (int k = 0; k < opCount; ++k) {
+            const PostOp &op = ops[k];
+            switch (op.kind) {
+              case PostOp::Kind::kMul: r = _mm256_mul_ps(r, _mm256_loadu_ps(op.values + c)); break;
+              case PostOp::Kind::kAdd: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + c)); break;
+              case PostOp::Kind::kAddTensor: r = _mm256_add_ps(r, _mm256_loadu_ps(op.values + pixel * C + c)); break;
+              case PostOp::Kind::kClamp:
+                r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(op.lo)), _mm256_set1_ps(op.hi));
+                break;
+            }
+          }
         }
+        if (out) _mm256_storeu_ps(out + pixel * C + c, r);
+        if (bits) word |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ))) << (j - j0);
       }
-      if (o.writeFloat) _mm256_storeu_ps(static_cast<float *>(ctx.out) + pixel * C + c, r);
-      if (o.bits) {  // 8 bits at channel c (they may straddle two words)
-        const uint64_t m = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ)));
-        auto *w = reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c / 32;
-        const uint64_t shifted = m << (c % 32);
+      if (bits) {  // up to 32 bits at channel c0 + j0 (they may straddle two words)
+        const int64_t c = c0 + j0;
+        auto *w = bits + pixel * words + c / 32;
+        const uint64_t shifted = static_cast<uint64_t>(word) << (c % 32);
         w[0] |= static_cast<uint32_t>(shifted);
         if (shifted >> 32) w[1] |= static_cast<uint32_t>(shifted >> 32);
       }
@@ -206,20 +227,25 @@ void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int32_t
   }
 }
 
-// Bitpacked output of pixels without zero-padding taps: every tap counts, so conv = K - 2 * acc
-// and the bit (K - conv) > 2 * threshold is acc > threshold, 8 channels per compare (the words
-// were zeroed by run(); 8 bits may straddle two words when a group does not start a word).
-void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, int64_t c0, int lanes, const int32_t *acc,
-                   int stride) {
-  const int64_t words = packedWords(ctx.s.channelsOut);
+// Bitpacked output: the bit (K - conv) > 2 * threshold is acc > clamp(threshold, -1, K) +
+// classHalfDelta[class] (bconv2d_indirect.cc), 8 channels per compare (the words were zeroed by
+// run(); 8 bits may straddle two words when a group does not start a word).
+void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
+                   const int32_t *acc, int stride) {
+  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
   const int32_t *threshold = ctx.o.threshold;
+  const int32_t K = static_cast<int32_t>(ctx.s.K);
+  const __m256i tlo = _mm256_set1_epi32(-1), thi = _mm256_set1_epi32(K);
   for (int i = 0; i < valid; ++i) {
     auto *w = reinterpret_cast<uint32_t *>(ctx.out) + (p0 + i) * words;
+    const int32_t *delta = ctx.plan.classHalfDelta.data() + ctx.plan.pixelClass[qs[i]] * C;
     int j = 0;
     for (; j + 8 <= lanes; j += 8) {
       const int64_t c = c0 + j;
       const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(acc + i * stride + j));
-      const __m256i t = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(threshold + c));
+      const __m256i t = _mm256_add_epi32(
+          _mm256_max_epi32(_mm256_min_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(threshold + c)), thi), tlo),
+          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(delta + c)));
       const uint64_t m = static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(a, t))));
       const uint64_t shifted = m << (c % 32);
       w[c / 32] |= static_cast<uint32_t>(shifted);
@@ -227,7 +253,8 @@ void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, int64_t c0, in
     }
     for (; j < lanes; ++j) {
       const int64_t c = c0 + j;
-      if (acc[i * stride + j] > threshold[c]) w[c / 32] |= 1u << (c % 32);
+      const int32_t t = std::max(-1, std::min(threshold[c], K)) + delta[c];
+      if (acc[i * stride + j] > t) w[c / 32] |= 1u << (c % 32);
     }
   }
 }
@@ -254,8 +281,8 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
     const bool border = ctx.setupTile<MR>(p0, valid, qs, full, x);
     lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, geo.bytes, w, blockStride, wide, acc);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
-    if (ctx.floatOut && !border && lanes % 8 == 0) writeFloatTile(ctx, p0, valid, full, c0, lanes, acc, NV * kLutBlock);
-    else if (ctx.o.type == OutputType::kBitpacked && !border) writeBitsTile(ctx, p0, valid, c0, lanes, acc, NV * kLutBlock);
+    if (ctx.floatOut && lanes % 8 == 0) writeFloatTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
+    else if (ctx.o.type == OutputType::kBitpacked) writeBitsTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, NV * kLutBlock, conv);
   }
 }
