@@ -202,11 +202,16 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     }
   } else if (kEpilogue == Epilogue::kFused) {
     // Locals (the bits stores could alias the output's int fields), and a straight path for
-    // the most common chain, a residual ADD alone (QuickNet, Bi-Real Net).
+    // the most common chains, a residual ADD alone (QuickNet, Bi-Real Net) or followed by a
+    // ReLU-family clamp (the last block of a QuickNet section, ResNet-style blocks).
     const int lanes = to.lanes, bitShift = to.bitShift, opCount = to.opCount;
     const PostOp *ops = to.ops;
     const bool writeFloat = to.writeFloat, clampLow = to.clampLow, clampHigh = to.clampHigh;
-    const float *residual = opCount == 1 && ops[0].kind == PostOp::Kind::kAddTensor ? ops[0].values : nullptr;
+    const bool straight = opCount >= 1 && opCount <= 2 && ops[0].kind == PostOp::Kind::kAddTensor &&
+                          (opCount == 1 || ops[1].kind == PostOp::Kind::kClamp);
+    const float *residual = straight ? ops[0].values : nullptr;
+    const bool clampAfter = straight && opCount == 2;
+    const __m512 afterLo = _mm512_set1_ps(clampAfter ? ops[1].lo : 0.0f), afterHi = _mm512_set1_ps(clampAfter ? ops[1].hi : 0.0f);
     const int64_t channel = to.channel0 + c, stride = to.outStride, bitsStride = to.bitsStride;
     int32_t loV = to.lo, hiV = to.hi;
     asm("" : "+r"(loV), "+r"(hiV));  // made here, not hoisted (as in the float epilogue)
@@ -250,6 +255,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
           if (residual) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, residual + at + 16 * h));
         }
         if (!residual) r = applyPostOps16(r, ops, opCount, channel + 16 * h, at + 16 * h, m, wholeBlock);
+        else if (clampAfter) r = _mm512_min_ps(_mm512_max_ps(r, afterLo), afterHi);  // as applyPostOps16
         if (y) {
           if (wholeBlock) _mm512_storeu_ps(y + 16 * h, r);
           else _mm512_mask_storeu_ps(y + 16 * h, m, r);
