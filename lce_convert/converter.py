@@ -344,18 +344,21 @@ def _check_xcore(report, desc):
 
 def convert_tflite(model_bytes, *, inference_input_type="float32", inference_output_type="float32",
                    target="arm", experimental_default_int8_range=None,
-                   experimental_enable_bitpacked_activations=False, lce_compatible=True, _signature=None):
+                   experimental_enable_bitpacked_activations=False, lce_compatible=True, _signature=None,
+                   _description=None):
     """Convert a .tflite flatbuffer made by TensorFlow's TFLite converter from a larq model:
     float, or quantization-aware (int8 QUANTIZE/DEQUANTIZE from fake-quantization nodes, as
     TensorFlow makes with `optimizations=[tf.lite.Optimize.DEFAULT]`). Same options as
-    `convert_keras_model`."""
+    `convert_keras_model`. (`_description`: convert_keras_model's import of TensorFlow's
+    conversion, in place of `model_bytes`.)"""
     input_type, output_type = _check_options(inference_input_type, inference_output_type, target,
                                              experimental_default_int8_range,
                                              experimental_enable_bitpacked_activations, lce_compatible)
-    _check_tflite_bytes(model_bytes)
-    from .mlir import _core
+    if _description is None:
+        _check_tflite_bytes(model_bytes)
+    from .mlir import _core, import_description
     _core()  # a runtime-only install: one sentence naming what to install
-    module = import_tflite(model_bytes)
+    module = import_tflite(model_bytes) if _description is None else import_description(_description)
     module.run_pipeline(_pipeline(experimental_enable_bitpacked_activations, lce_compatible, target))
     desc = module.description()
     report = _report(desc)  # before quantization, which drops the reasons of float layers
@@ -527,7 +530,7 @@ def _keras_converter(tf, model, frozen_graph, lean=True):
 
 
 @contextlib.contextmanager
-def _quantized_kernels(tf, model):
+def _quantized_kernels(tf, model, stand_ins=()):
     """While TensorFlow traces the model, each larq quantized kernel reads as a variable that
     holds what its quantizer gives, evaluated once here in eager TensorFlow (the values Keras
     computes at inference).
@@ -537,14 +540,23 @@ def _quantized_kernels(tf, model):
     kernel computed at run time. Variables (rather than constants) keep the values out of the
     graph's protocol buffers: the SavedModel route writes them as a checkpoint that the C++
     converter reads. The variables are tracked on the model for that and the model is restored
-    on exit. Yields the size of the largest swapped kernel (0 if none)."""
+    on exit.
+
+    The kernels in `stand_ins` (ids, as _stand_in_kernels chooses them) read as stand-ins
+    instead (_stand_in): TensorFlow never sees their values, which _substitute_stand_ins puts
+    back into its conversion. Their latent variables
+    are swapped meanwhile (larq reads the latent variable before calling the
+    quantizer) by _LatentStandIn, so that the traced graph holds no copy of the big kernels.
+
+    Yields (the size of the largest kernel handed over as a variable (0 if none), {stand-in
+    number: the kernel's value as a numpy array})."""
     try:
         from larq import context
         from larq.quantized_variable import QuantizedVariable
     except ImportError:
-        yield 0
+        yield 0, {}
         return
-    swapped, seen, kernels = [], set(), []
+    swapped, seen, kernels, latents, table = [], set(), [], [], {}
     try:
         for v in model.weights:
             if not isinstance(v, QuantizedVariable) or v.quantizer is None or id(v) in seen:
@@ -555,20 +567,128 @@ def _quantized_kernels(tf, model):
                 value = tf.convert_to_tensor(v.quantizer(latent))
             if value.shape != latent.shape or value.dtype != latent.dtype:
                 continue
+            swapped.append((v, v.quantizer))
+            if id(v) in stand_ins:
+                number = len(table) + 1
+                table[number] = np.ascontiguousarray(value.numpy(), np.float32)
+                v.quantizer = (lambda n, shape: lambda _latent: _stand_in(tf, n, shape))(number, value.shape.as_list())
+                latents.append((v, latent))
+                v.latent_variable = _LatentStandIn(tf, latent)
+                continue
             kernel = tf.Variable(value, trainable=False, name=latent.name.split(":")[0] + "_quantized")
             kernels.append(kernel)
-            swapped.append((v, v.quantizer))
             v.quantizer = (lambda k: lambda _latent: k.read_value())(kernel)
         if kernels:  # one tf.Module: tracked for saving, but no Keras weight of the model
             holder = tf.Module(name="lce_convert_quantized_kernels")
             holder.kernels = kernels
             model._lce_convert_quantized_kernels = holder
-        yield max((int(k.shape.num_elements()) for k in kernels), default=0)
+        yield max((int(k.shape.num_elements()) for k in kernels), default=0), table
     finally:
+        for v, latent in latents:
+            v.latent_variable = latent
         for v, quantizer in swapped:
             v.quantizer = quantizer
         if kernels:
             _untrack(model, "_lce_convert_quantized_kernels")
+
+
+def _stand_in_kernels(model, threshold):
+    """{id: layer name} of the kernels to hand over as stand-ins: the float32 kernels of at
+    least `threshold` weights of the QuantConv2D layers with a one-bit input quantizer (binary
+    layers: a BatchNorm after a float conv is folded by TensorFlow only, and only into a
+    constant kernel). None if another quantized kernel has more than
+    _SAVED_MODEL_ROUTE_WEIGHTS weights: the SavedModel route that it needs is not taken with
+    stand-ins (DoReFaNet's 37.7 M-weight QuantDense)."""
+    try:
+        from larq.quantized_variable import QuantizedVariable
+    except ImportError:
+        return {}
+    convs = {id(layer.kernel): layer.name for layer in _keras_layers(model)
+             if type(layer).__name__ == "QuantConv2D"
+             and getattr(getattr(layer, "input_quantizer", None), "precision", None) == 1}
+    chosen = {}
+    for v in model.weights:
+        if not isinstance(v, QuantizedVariable) or v.quantizer is None:
+            continue
+        size = v.shape.num_elements() or 0
+        if id(v) in convs and v.dtype == "float32" and v.shape.rank == 4 and size >= threshold:
+            chosen[id(v)] = convs[id(v)]
+        elif size > _SAVED_MODEL_ROUTE_WEIGHTS:
+            return {}
+    return chosen
+
+
+class _LatentStandIn:
+    """A big kernel's latent variable while TensorFlow traces the model with its stand-in: the
+    variable's shape and dtype (Keras reads the kernel's shape), and a scalar zero where larq
+    reads its value (which the stand-in quantizer ignores). Anything else goes to the variable."""
+
+    def __init__(self, tf, latent):
+        self._tf, self._latent = tf, latent
+
+    @property
+    def shape(self):
+        return self._latent.shape
+
+    @property
+    def dtype(self):
+        return self._latent.dtype
+
+    def get_shape(self):
+        return self._latent.shape
+
+    def value(self):
+        return self._tf.zeros([], self._latent.dtype)
+
+    def read_value(self):
+        return self.value()
+
+    def _dense_var_to_tensor(self, *args, **kwargs):
+        return self.value()
+
+    def __getattr__(self, name):
+        return getattr(self._latent, name)
+
+
+# The seed of every stand-in's RandomUniform op; its seed2 is the stand-in's number.
+_STAND_IN_SEED = 0x1CE5EED
+
+
+def _stand_in(tf, number, shape):
+    """What a big quantized kernel reads as while TensorFlow converts: a RandomUniform op of its
+    shape with seeds (_STAND_IN_SEED, number). TensorFlow folds no random op, so the kernel
+    arrives as a RANDOM_UNIFORM with a 4-element shape operand, transposed where its consumer
+    needs it (tfl-fold-filters folds that TRANSPOSE once the constant is back)."""
+    return tf.raw_ops.RandomUniform(shape=tf.constant(shape, tf.int32), dtype=tf.float32,
+                                    seed=_STAND_IN_SEED, seed2=number)
+
+
+def _substitute_stand_ins(tflite, table):
+    """The description of TensorFlow's conversion `tflite` with each stand-in's RANDOM_UNIFORM
+    replaced by a constant holding the kernel's value (table: {number: numpy array}). None if a
+    stand-in is missing or is not the op that was traced (its shape, its element type): then
+    the model is converted without stand-ins."""
+    desc = _tflite_io.read(tflite)
+    found = set()
+    for f in desc["functions"]:
+        for i, o in enumerate(f["ops"]):
+            attrs = o.get("attrs", {})
+            if o["name"] != "tfl.builtin" or attrs.get("name") not in ("RANDOM_UNIFORM", b"RANDOM_UNIFORM"):
+                continue
+            options = attrs.get("options") or {}
+            if options.get("seed") != _STAND_IN_SEED:
+                continue
+            value = table.get(options.get("seed2"))
+            if value is None or len(o["results"]) != 1:
+                return None
+            expected = "tensor<%sxf32>" % "x".join(str(d) for d in value.shape)
+            if o["results"][0]["type"] != expected:
+                return None
+            found.add(options["seed2"])
+            f["ops"][i] = {"name": "tfl.const", "operands": [], "attrs": {},
+                           "results": [{"type": expected, "name": o["results"][0]["name"]}],
+                           "data": memoryview(value).cast("B"), "data_type": expected}
+    return desc if found == set(table) else None
 
 
 def _untrack(model, name):
@@ -595,25 +715,69 @@ def _untrack(model, name):
 # faster (no SavedModel to write: QuickNetLarge 4.5 s against 10 s, QuickNet about 4x).
 _SAVED_MODEL_ROUTE_WEIGHTS = 1 << 24
 
+# QuantConv2D kernels of at least this many weights reach TensorFlow's converter as stand-ins
+# (_quantized_kernels, _front_end): TensorFlow never handles their values, which spares it most
+# of its time on big kernels (at 224x224, measured in one run: XNORNet 8.6 s -> 3.3 s with its
+# 37.7 M-, 16.8 M- and 1.3 M-weight kernels, BinaryAlexNet 8.2 s -> 2.1 s, QuickNetLarge with
+# 2.4 M-weight kernels 5.1 s -> 2.7 s). Below about 2^20 weights TensorFlow's share is small.
+_STAND_IN_WEIGHTS = 1 << 20
+
+
+def _convert_routes(tf, model, largest_kernel, stand_ins=False):
+    """TensorFlow's conversion of the model as _quantized_kernels has set it up: the
+    frozen-graph route first, the SavedModel route first for models with a quantized kernel of
+    more than _SAVED_MODEL_ROUTE_WEIGHTS weights; the other is the fallback. With fake
+    quantization, again quantization-aware; with `stand_ins`, None instead (the stand-ins are
+    float constants to TensorFlow's quantizer: such models are converted without them)."""
+    errors = []
+    routes = (False, True) if largest_kernel > _SAVED_MODEL_ROUTE_WEIGHTS else (True, False)
+    for frozen_graph in routes:
+        try:
+            tflite = _keras_converter(tf, model, frozen_graph).convert()
+            if _has_fake_quant(tflite):
+                if stand_ins:
+                    return None
+                tflite = _quantization_aware(_keras_converter(tf, model, frozen_graph, lean=False)).convert()
+            return tflite
+        except Exception as e:  # TF raises many exception types here
+            errors.append(e)
+    raise LceConvertError("TensorFlow's TFLite converter failed on the model: %s" % errors[-1]) from errors[-1]
+
 
 def _tflite_from_keras(tf, model):
     """TensorFlow's TFLite conversion of a Keras model: float, or quantization-aware if the
     model has fake-quantization nodes, with larq's quantized kernels handed over as values
-    (_quantized_kernels). The frozen-graph route is tried first, the SavedModel route first for
-    models with a quantized kernel of more than _SAVED_MODEL_ROUTE_WEIGHTS weights; the other is the
-    fallback."""
-    errors = []
-    with _quantized_kernels(tf, model) as largest_kernel:
-        routes = (False, True) if largest_kernel > _SAVED_MODEL_ROUTE_WEIGHTS else (True, False)
-        for frozen_graph in routes:
-            try:
-                tflite = _keras_converter(tf, model, frozen_graph).convert()
-                if _has_fake_quant(tflite):
-                    tflite = _quantization_aware(_keras_converter(tf, model, frozen_graph, lean=False)).convert()
-                return tflite
-            except Exception as e:  # TF raises many exception types here
-                errors.append(e)
-    raise LceConvertError("TensorFlow's TFLite converter failed on the model: %s" % errors[-1]) from errors[-1]
+    (_quantized_kernels, _convert_routes)."""
+    with _quantized_kernels(tf, model) as (largest_kernel, _):
+        return _convert_routes(tf, model, largest_kernel)
+
+
+def _front_end(tf, model):
+    """The model through TensorFlow's converter, as convert_keras_model takes it: (.tflite
+    bytes, None, ()), or (None, the description of TensorFlow's conversion with the stand-ins
+    replaced by their kernels, the names of their layers) when the model has kernels to hand
+    over as stand-ins (_stand_in_kernels with _STAND_IN_WEIGHTS). If the stand-ins do not come
+    through (TensorFlow's conversion fails with them, or a stand-in is not found as it was
+    traced), the model is converted again without them, as _tflite_from_keras does."""
+    chosen = _stand_in_kernels(model, _STAND_IN_WEIGHTS)
+    try:
+        with _quantized_kernels(tf, model, chosen) as (largest_kernel, table):
+            if not table:
+                return _convert_routes(tf, model, largest_kernel), None, ()
+            tflite = _convert_routes(tf, model, largest_kernel, stand_ins=True)
+            desc = None if tflite is None else _substitute_stand_ins(tflite, table)
+            if desc is not None:
+                return None, desc, tuple(chosen.values())
+            reason = "fake quantization" if tflite is None else "a stand-in was not found"
+    except LceConvertError as e:
+        reason = str(e)
+    _without_stand_ins(reason)
+    return _tflite_from_keras(tf, model), None, ()
+
+
+def _without_stand_ins(reason):
+    logger.info("converting the model again without stand-ins for its kernels of %d or more weights (%s)",
+                _STAND_IN_WEIGHTS, reason)
 
 
 def convert_keras_model(model, *, inference_input_type="float32", inference_output_type="float32",
@@ -655,12 +819,26 @@ def convert_keras_model(model, *, inference_input_type="float32", inference_outp
     if policy != "float32":
         raise ValueError("mixed-precision models (dtype policy %r) are not supported; convert a "
                          "float32 copy of the model" % policy)
-    tflite = _tflite_from_keras(tf, model)
-    result = convert_tflite(tflite, inference_input_type=inference_input_type,
-                            inference_output_type=inference_output_type, target=target,
-                            experimental_default_int8_range=experimental_default_int8_range,
-                            experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations,
-                            lce_compatible=lce_compatible, _signature=_keras_signature(model))
+    tflite, desc, stand_in_layers = _front_end(tf, model)
+    options = dict(inference_input_type=inference_input_type, inference_output_type=inference_output_type,
+                   target=target, experimental_default_int8_range=experimental_default_int8_range,
+                   experimental_enable_bitpacked_activations=experimental_enable_bitpacked_activations,
+                   lce_compatible=lce_compatible, _signature=_keras_signature(model))
+    if stand_in_layers:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = convert_tflite(None, _description=desc, **options)
+            _attach_keras_names(result.report, model)
+        binarized = {l.keras_layer for l in result.report if l.binarized}
+        if all(name in binarized for name in stand_in_layers):
+            for w in caught:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            return result
+        # A stand-in's layer stayed float: its BatchNorm would stay unfolded, which TensorFlow
+        # folds into a constant kernel.
+        _without_stand_ins("layer %s was not binarized" % next(n for n in stand_in_layers if n not in binarized))
+        tflite = _tflite_from_keras(tf, model)
+    result = convert_tflite(tflite, **options)
     _attach_keras_names(result.report, model)
     return result
 

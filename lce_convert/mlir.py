@@ -178,6 +178,14 @@ def import_tflite(model_bytes, lift_lce_ops=True):
         raise InvalidModelError(str(e)) from None
 
 
+def import_description(desc):
+    """A Module from a description as _tflite_io.read gives it (LCE's ops lifted)."""
+    try:
+        return Module(_core().Module.from_description(desc))
+    except ValueError as e:
+        raise InvalidModelError(str(e)) from None
+
+
 def tflite_to_mlir(model_bytes, debug_info=False, elide_large_constants=16):
     """MLIR text of a .tflite model, for debugging."""
     return import_tflite(model_bytes).text(debug_info=debug_info,
