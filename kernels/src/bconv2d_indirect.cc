@@ -109,6 +109,7 @@ void Bconv2dPlan::setFilter(const int32_t *filterData) {
       classHalfDelta[k * s.channelsOut + c] = static_cast<int32_t>(delta >= 0 ? delta / 2 : -((1 - delta) / 2));
     }
   }
+  classBaseEven = std::all_of(classBase.begin(), classBase.end(), [](int32_t v) { return v % 2 == 0; });
   {  // every path's layout is stale; the active one is packed now
     std::lock_guard<std::mutex> lock(packMutex_);
     for (auto &p : packed_) p.reset();

@@ -155,6 +155,7 @@ struct Bconv2dPlan {
   std::vector<int32_t> classSkipBegin; // [classes + 1] into classSkipped
   std::vector<int32_t> classSkipped;   // zero-padding taps of each class
   std::vector<int32_t> classBase;      // [classes][channelsOut]
+  bool classBaseEven = false;          // every classBase entry is even (kernels may count conv / 2)
   // floor((classBase - K) / 2): bitpacked output's bit is accum > threshold + this (accum the
   // XOR popcount over every tap), i.e. (K - conv) > 2 * threshold.
   std::vector<int32_t> classHalfDelta;  // [classes][channelsOut]
