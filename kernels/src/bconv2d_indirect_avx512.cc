@@ -442,9 +442,15 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
       twice[c] = 2.0f * m;
     }
   }
-  const Epilogue epilogue = halved && plainFloat                ? Epilogue::kHalfFloat
-                            : halved                            ? Epilogue::kHalfFused
-                            : plainFloat                        ? Epilogue::kFloat
+  // (Row tiles only: with classBase / 2 per pixel of a pointer tile GCC spilled accumulators
+  // in the inner loop; those tiles take the kFloat / kFused pass, the same values.)
+  const Epilogue rowEpilogue = halved && plainFloat             ? Epilogue::kHalfFloat
+                               : halved                         ? Epilogue::kHalfFused
+                               : plainFloat                     ? Epilogue::kFloat
+                               : o.type == OutputType::kFloat   ? Epilogue::kFused
+                               : o.type == OutputType::kBitpacked ? Epilogue::kBits
+                                                                : Epilogue::kCounts;
+  const Epilogue epilogue = plainFloat                          ? Epilogue::kFloat
                             : o.type == OutputType::kFloat     ? Epilogue::kFused
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
@@ -494,7 +500,9 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const int lanes = whole ? kWide : tailLanes;
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
         to.lanes = lanes;
-        to.mult = (halved ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
+        const Epilogue e = row ? rowEpilogue : epilogue;
+        const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused;
+        to.mult = (half ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
         to.channel0 = c0;
         for (int i = 0; i < (row ? 1 : valid); ++i) to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
@@ -504,12 +512,12 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
                  : out                       ? static_cast<void *>(static_cast<float *>(out) + p0 * s.channelsOut + c0)
                                              : nullptr;
         const int nv = (lanes + 15) / 16;
-        const TileFn fn = epilogue == Epilogue::kHalfFloat ? tileFn<Epilogue::kHalfFloat>(row, nv)
-                          : epilogue == Epilogue::kFloat   ? tileFn<Epilogue::kFloat>(row, nv)
-                          : epilogue == Epilogue::kBits  ? tileFn<Epilogue::kBits>(row, nv)
-                          : epilogue == Epilogue::kFused ? tileFn<Epilogue::kFused>(row, nv)
-                          : epilogue == Epilogue::kHalfFused ? tileFn<Epilogue::kHalfFused>(row, nv)
-                                                         : tileFn<Epilogue::kCounts>(row, nv);
+        const TileFn fn = e == Epilogue::kHalfFloat   ? kTiles<Source::kRow, Epilogue::kHalfFloat>[nv]
+                          : e == Epilogue::kHalfFused ? kTiles<Source::kRow, Epilogue::kHalfFused>[nv]
+                          : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, nv)
+                          : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, nv)
+                          : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, nv)
+                                                      : tileFn<Epilogue::kCounts>(row, nv);
         fn(in, w + b * blockWords, blockWords, blocks, tiles, to);
         if (epilogue == Epilogue::kCounts) ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
         b += blocks, c0 += blocks * kWide;
