@@ -316,6 +316,35 @@ def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
     np.testing.assert_array_equal(only_bits, ref_bitpack(expected))
 
 
+@pytest.mark.parametrize("channels", [64, 63])
+@pytest.mark.parametrize("pad_values", [0, 1])
+@pytest.mark.parametrize("post_ops", [False, True])
+def test_bconv2d_float_extreme_multipliers(isa, channels, pad_values, post_ops):
+    """Float output, with and without a fused residual ADD, when the multipliers are subnormal,
+    the smallest normals, huge (2 * m overflows) or signed zeros: the AVX-512 kernel's halved
+    pass (conv / 2 times 2 m, used when that is exact: even conv bases, |m| < 2^126) and its
+    fallback give float(conv) * m + b bit for bit. 63 channels make odd conv bases."""
+    rng = np.random.default_rng(channels + 2 * pad_values)
+    x = np.where(rng.random((1, 14, 15, channels)) < 0.5, -1.0, 1.0)
+    w = np.where(rng.random((80, 3, 3, channels)) < 0.5, -1.0, 1.0)
+    conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
+    tiny = np.finfo(np.float32).tiny
+    for mult in (np.float32([3e-45, -1e-40, tiny, -tiny, 1e-38, 0.0, -0.0, 0.37] * 10),
+                 np.float32([1e38, -2e38, 3.4e38, 1.0] * 20)):
+        bias = rng.normal(size=80).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = (conv.astype(np.float32) * mult).astype(np.float32) + bias
+        ops = []
+        if post_ops:
+            residual = rng.normal(size=conv.shape).astype(np.float32)
+            ops = [("add_tensor", residual)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                expected = expected + residual
+        y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME", pad_values=pad_values,
+                      output_type="float", multiplier=mult, bias=bias, post_ops=ops)
+        np.testing.assert_array_equal(y.view(np.uint32), expected.astype(np.float32).view(np.uint32))
+
+
 @pytest.mark.parametrize("scale", [1e-12, 4e-10, np.float32(np.finfo(np.float32).tiny)])
 @pytest.mark.parametrize("zero_point", [-128, 0, 127])
 def test_dequantize_int8_tiny_scales_saturate(scale, zero_point):
