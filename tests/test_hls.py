@@ -86,17 +86,10 @@ def test_zoo_csim_matches_cpu_layer_by_layer(name, bitpacked, tmp_path):
     x = _grid_inputs(meta["model_input_shape"][1:], 3, seed=len(name))
     assert np.array_equal(hls.quantize_input(x, meta["input"]["type"]), x)  # on the grid
     rows = hls.compare(project, model, x)
-    compared_bits = 0
-    for r in rows:
-        assert "error" not in r, r
-        if r["kind"] == "bits":
-            assert r["mismatches"] == 0, r
-            compared_bits += 1
-        elif "max_abs_cpu" in r:
-            # fixed point: the exact value rounded once to its type (half an LSB) vs the CPU's
-            # float32 evaluation (a few float32 ulps of the magnitudes involved)
-            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
-    assert compared_bits >= 1
+    # fixed point: the exact value rounded once to its type (half an LSB) vs the CPU's float32
+    # evaluation (a few float32 ulps of the magnitudes involved)
+    assert_matches_cpu(rows)
+    assert sum(r["kind"] == "bits" for r in rows) >= 1
     # every binary unit in the report, with folding and cycles
     kinds = [row["kind"] for row in project.report["layers"]]
     assert "bmvau" in kinds
@@ -504,15 +497,8 @@ def test_densenet_concat_and_odd_zero_padding_match_cpu(bitpacked, tmp_path):
     assert [u.cg for u in zero_padded if u.thresholds is not None] == ([10] if bitpacked else [])
     x = _grid_inputs((8, 8, 3), 3, seed=4)
     rows = hls.compare(project, model, x)
-    bits = 0
-    for r in rows:
-        assert "error" not in r, r
-        if r["kind"] == "bits":
-            assert r["mismatches"] == 0, r
-            bits += 1
-        elif "max_abs_cpu" in r:
-            assert r["max_abs_diff"] <= r["lsb"] / 2 + 2e-6 * max(1.0, r["max_abs_cpu"]), r
-    assert bits >= 4
+    assert_matches_cpu(rows)
+    assert sum(r["kind"] == "bits" for r in rows) >= 4
     assert {r["source"] for r in rows if r["name"].startswith("concat")}  # the concatenations are compared
 
 
