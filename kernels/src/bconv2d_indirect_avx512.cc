@@ -444,16 +444,11 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   }
   // (Row tiles only: with classBase / 2 per pixel of a pointer tile GCC spilled accumulators
   // in the inner loop; those tiles take the kFloat / kFused pass, the same values.)
-  const Epilogue rowEpilogue = halved && plainFloat             ? Epilogue::kHalfFloat
-                               : halved                         ? Epilogue::kHalfFused
-                               : plainFloat                     ? Epilogue::kFloat
-                               : o.type == OutputType::kFloat   ? Epilogue::kFused
-                               : o.type == OutputType::kBitpacked ? Epilogue::kBits
-                                                                : Epilogue::kCounts;
   const Epilogue epilogue = plainFloat                          ? Epilogue::kFloat
                             : o.type == OutputType::kFloat     ? Epilogue::kFused
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
+  const Epilogue rowEpilogue = !halved ? epilogue : plainFloat ? Epilogue::kHalfFloat : Epilogue::kHalfFused;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
   // Per group: the whole blocks, then a partial last block.
   const int64_t wideBlocksPerGroup = (plan.outPerGroup + kWide - 1) / kWide;
