@@ -72,7 +72,7 @@ def test_native_benchmark_runs(build):
     assert r.returncode == 0, r.stderr[-2000:]
     rows = [line[23:].split() for line in r.stdout.splitlines() if line.startswith(("56x56", "28x28", "14x14", "7x7"))]
     assert {row[0] for row in rows} >= {"neon", "neon_dotprod"}
-    assert len(rows) == 8 * 5  # 8 shapes x (neon, neon_dotprod, and the best path on 2 threads, bits, +add+q)
+    assert len(rows) == 10 * 5  # 10 shapes x (neon, neon_dotprod, and the best path on 2 threads, bits, +add+q)
 
 
 def test_neon_inner_loop_instruction_counts(build):

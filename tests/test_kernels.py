@@ -186,6 +186,32 @@ def check_bconv2d_case(rng, t, seed, kernel):
     np.testing.assert_array_equal(unpack(yb, o), np.where(bits, -1.0, 1.0))
 
 
+@pytest.mark.parametrize("padding,pad_values", [("SAME", 0), ("SAME", 1), ("VALID", 0)])
+@pytest.mark.parametrize("size,strides,dilations", [((20, 23), (1, 1), (1, 1)), ((19, 16), (2, 1), (1, 2)),
+                                                    ((13, 29), (1, 2), (2, 1)), ((7, 7), (1, 1), (1, 1))])
+@pytest.mark.parametrize("channels,channels_out", [(64, 64), (128, 96)])
+def test_bconv2d_larger_images(isa, padding, pad_values, size, strides, dilations, channels, channels_out):
+    """Images large enough for the tiles' cases (AVX-512: padded geometry; tiles across rows
+    and across the batch's two images; runs of tiles of one border class, class 0 or a border
+    row's; tiles of several classes; an image's short last tile, 49 = 8 x 6 + 1 at 7x7), every
+    output type, 1 and 2 threads."""
+    seed = sum(size) * 7 + strides[0] + 3 * dilations[1] + channels + pad_values
+    rng = np.random.default_rng(seed)
+    x = np.where(rng.random((2, size[0], size[1], channels)) < 0.5, -1.0, 1.0)
+    w = np.where(rng.random((channels_out, 3, 3, channels)) < 0.5, -1.0, 1.0)
+    case = dict(groups=1, strides=strides, dilations=dilations, padding=padding, pad_values=pad_values, x=x, w=w,
+                c=channels)
+    check_bconv2d_case(rng, case, seed, "indirect")
+    conv = ref_bconv2d(x, w, 1, strides, dilations, padding, pad_values)
+    common = dict(channels_in=channels, strides=strides, dilations=dilations, padding=padding, pad_values=pad_values)
+    expected = (conv.astype(np.float32) * np.float32(0.5)).astype(np.float32) + np.float32(0.25)
+    mult, bias = np.full(channels_out, 0.5, np.float32), np.full(channels_out, 0.25, np.float32)
+    for threads in (1, 2):
+        y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), output_type="float", multiplier=mult, bias=bias,
+                      threads=threads, **common)
+        np.testing.assert_array_equal(y, expected)
+
+
 @pytest.mark.parametrize("channels,filter_size,channels_out", [(2560, 3, 10), (100, 7, 10), (33, 1, 10),
                                                                (2560, 3, 130), (8000, 3, 64)])
 @pytest.mark.parametrize("pad_values", [0, 1])

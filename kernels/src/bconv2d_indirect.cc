@@ -53,14 +53,21 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
       counted[q] = count;
     }
   skippedBegin[image] = static_cast<int32_t>(skipped.size());
-  pixelStep = s.strideWidth * s.wordsIn;
-  interiorRun.assign(image, 0);
-  for (int64_t q = image - 1; q >= 0; --q) {
-    bool inside = true;
-    for (int64_t t = 0; t < taps; ++t) inside &= offsets[q * taps + t] >= 0;
-    const bool rowContinues = (q + 1) % s.outWidth != 0 && q + 1 < image;
-    interiorRun[q] = inside ? 1 + (rowContinues ? interiorRun[q + 1] : 0) : 0;
-  }
+  // Padded geometry: the last output pixel's last tap sets the extent below and to the right.
+  paddedHeight = std::max(s.padTop + s.inHeight, (s.outHeight - 1) * s.strideHeight + (s.filterHeight - 1) * s.dilationHeight + 1);
+  paddedWidth = std::max(s.padLeft + s.inWidth, (s.outWidth - 1) * s.strideWidth + (s.filterWidth - 1) * s.dilationWidth + 1);
+  needsPadding = std::find(offsets.begin(), offsets.end(), -1) != offsets.end();
+  if (!needsPadding) paddedHeight = s.inHeight, paddedWidth = s.inWidth;  // the input as it is (VALID, 1x1)
+  const int64_t top = needsPadding ? s.padTop : 0, left = needsPadding ? s.padLeft : 0;
+  paddedImageWords = paddedHeight * paddedWidth * s.wordsIn;
+  pixelBase.resize(image);
+  for (int64_t oy = 0, q = 0; oy < s.outHeight; ++oy)
+    for (int64_t ox = 0; ox < s.outWidth; ++ox, ++q)
+      pixelBase[q] = ((oy * s.strideHeight - s.padTop + top) * paddedWidth + ox * s.strideWidth - s.padLeft + left) * s.wordsIn;
+  tapStep.resize(taps);
+  for (int64_t ky = 0; ky < s.filterHeight; ++ky)
+    for (int64_t kx = 0; kx < s.filterWidth; ++kx)
+      tapStep[ky * s.filterWidth + kx] = (ky * s.dilationHeight * paddedWidth + kx * s.dilationWidth) * s.wordsIn;
   // Border classes: the distinct sets of zero-padding taps (class 0: none).
   pixelClass.assign(image, 0);
   classSkipBegin.assign(1, 0);
@@ -78,6 +85,25 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
     pixelClass[q] = it->second;
   }
   if (filter) setFilter(filter);
+}
+
+void Bconv2dPlan::padInput(const int32_t *input, uint32_t *padded) const {
+  const Bconv2dShape &s = shape;
+  const int64_t rowWords = s.inWidth * s.wordsIn, left = s.padLeft * s.wordsIn;
+  const int64_t right = paddedWidth * s.wordsIn - left - rowWords;
+  const auto *in = reinterpret_cast<const uint32_t *>(input);
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t r = 0; r < paddedHeight; ++r) {
+      uint32_t *row = padded + n * paddedImageWords + r * paddedWidth * s.wordsIn;
+      const int64_t iy = r - s.padTop;
+      if (iy < 0 || iy >= s.inHeight) {
+        std::fill_n(row, paddedWidth * s.wordsIn, 0u);
+        continue;
+      }
+      std::fill_n(row, left, 0u);
+      std::copy_n(in + (n * s.inHeight + iy) * rowWords, rowWords, row + left);
+      std::fill_n(row + left + rowWords, right, 0u);
+    }
 }
 
 namespace {
@@ -139,6 +165,12 @@ void Bconv2dPlan::run(const int32_t *input, const Bconv2dOutput &o, void *out, i
   if (o.type == OutputType::kBitpacked) std::fill_n(static_cast<int32_t *>(out), pixels * packedWords(shape.channelsOut), 0);
   if (o.type == OutputType::kFloat && o.bits) std::fill_n(o.bits, pixels * packedWords(shape.channelsOut), 0);
   const int64_t tiles = (pixels + kernel.tilePixels - 1) / kernel.tilePixels;
+  if (kernel.paddedInput && needsPadding) {  // made once by the calling thread, read by every thread
+    thread_local std::vector<uint32_t> paddedCopy;
+    paddedCopy.resize(shape.batch * paddedImageWords);
+    padInput(input, paddedCopy.data());
+    input = reinterpret_cast<const int32_t *>(paddedCopy.data());
+  }
   if (threads <= 1 || tiles < 2) {
     std::vector<const uint32_t *> scratch(taps * kernel.tilePixels);
     kernel.run(*this, packed, input, o, out, 0, tiles, scratch.data());

@@ -15,12 +15,18 @@
 // the 4 vectors of a depth word are one 256-byte row at immediate offsets. A group's last block
 // may hold fewer channels: it runs with NV = ceil(lanes / 16) vectors (zero channels pad it).
 //
-// Input addressing, per tile of 6 consecutive output pixels:
-//   - "row" tiles: the 6 pixels lie in one output row and none has a padding tap
-//     (Bconv2dPlan::interiorRun), so pixel i reads tap t at offsets[q0][t] + i * pixelStep:
-//     one offset per tap, no per-pixel pointer table (this is most of a large layer's tiles);
-//   - every other tile: the per-pixel indirection pointers of TileContext::setupTile (padding
-//     taps read zero words).
+// Input addressing: the input is read with its padding laid out (IndirectKernel::paddedInput:
+// Bconv2dPlan::run makes the padded image of a padded layer, zero words around the input), so
+// that pixel q reads tap t at word pixelBase[q] + tapStep[t]: no padding taps and no per-tap
+// pointers. Per tile of 6 consecutive output pixels:
+//   - "row" tiles (the 6 pixels in one image, in any rows): 6 pixel pointers for the tile and
+//     one tap offset per tap, the word addressed as pointer + index (every tile but the last of
+//     an image);
+//   - the last, short tile of an image and tiles across two images: per-pixel pointers per tap
+//     (setupPaddedTile; a short tile repeats its last pixel).
+// The zero-padding correction is a class row per pixel (Bconv2dPlan::classBase): tiles whose 6
+// pixels share one class (every tile of a VALID or one-padded layer, most tiles of a
+// zero-padded one) read one row, the others one per pixel.
 // Tiles are the outer loop, the channel blocks inner (the whole filter of a QuickNet layer
 // stays in L2), so a tile's pointers are set up once for all blocks.
 //
@@ -62,7 +68,7 @@ enum class Source { kRow, kPointers };
 // pointer tile; one row for row tiles, which have no padding taps), or (kCounts) the int32
 // counts acc[i * 64 + c] (one tile, one block).
 struct TileOutput {
-  int valid;                      // pixels of the (single) pointer tile; row tiles: all kMR
+  int valid;                      // pixels of the tile (a single one unless of one class): kMR but for an image's last
   int lanes;                      // channels of each block (1..64)
   void *out;                      // float* at the channel, or uint32* at its word
   int64_t outStride;              // per pixel: channelsOut floats, or the output's words
@@ -85,14 +91,14 @@ struct TileOutput {
   int64_t bitsStride;
 };
 
-// Where a call's input words come from. Row source: `rowBase` = the image's words,
-// `tapOffsets` the first pixel's taps' word offsets (the next tile's kMR * taps on), pixel i at
-// + i * pixelStep. Pointer source: x[t * kMR + i]. groupOffset: the group's first word.
+// Where a call's input words come from. Row source: `image` = the padded image's words,
+// pixel i of the call at pixelBase[i] (pixelBase at the call's first pixel), tap t at
+// + tapStep[t]. Pointer source: x[t * kMR + i]. groupOffset: the group's first word.
 struct TileInput {
   const uint32_t *const *x;
-  const uint32_t *rowBase;
-  const int64_t *tapOffsets;
-  int64_t pixelStep, taps, groupOffset, words32;
+  const uint32_t *image;
+  const int64_t *pixelBase, *tapStep;
+  int64_t taps, groupOffset, words32;
 };
 
 // Post ops on 16 channels (PostOp; max/min as output_transform.h's applyPostOps): `at` is the
@@ -119,15 +125,17 @@ inline __mmask16 laneMask(int lanes) {  // the first `lanes` of 16 (lanes may be
   return static_cast<__mmask16>(lanes >= 16 ? 0xffff : lanes <= 0 ? 0 : (1u << lanes) - 1);
 }
 
-// One depth word k: pixel i's word xp[i][k]; wk: the 64 channels' words.
-template <int NV, bool kSub = false>
+// One depth word: pixel i's word xp[i][k]; wk: the 64 channels' words. kShort: only the first
+// `valid` pixels (an image's last tile: the missing pixels cost nothing but a branch).
+template <int NV, bool kSub = false, bool kShort = false>
 __attribute__((always_inline)) inline void depthStep(__m512i (&sums)[kMR][NV], const uint32_t *const *xp, int64_t k,
-                                                     const uint32_t *wk) {
+                                                     const uint32_t *wk, int valid = kMR) {
   __m512i wv[NV];
   #pragma GCC unroll 8
   for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_si512(wk + 16 * j);
   #pragma GCC unroll 8
   for (int i = 0; i < kMR; ++i) {
+    if (kShort && i >= valid) break;
     // Each XOR + popcount + add is one asm statement with one temporary: with intrinsics GCC
     // gives some tiles (float output) more temporaries than the 32 registers allow beside the 24
     // accumulators and spills accumulators inside this loop.
@@ -168,13 +176,13 @@ inline void writeBits(uint32_t *word, int shift, int lanes, bool wholeBlock, uin
 }
 
 // The output pass of one tile's block b (channels from c = 64 * b on), pixel i at px0 + i from
-// the call's bases; kRowTile: every pixel valid and of class row classRow[0].
-template <int NV, bool kRowTile, Epilogue kEpilogue>
+// the call's bases; kOneClass: every pixel valid and of class row classRow[0].
+template <int NV, bool kOneClass, Epilogue kEpilogue>
 __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][NV], const TileOutput &to, int64_t px0,
                                                     int64_t b, bool wholeBlock) {
   constexpr int kHalves = NV;
   const int64_t c = kWide * b;  // the block's first channel, from the first block's
-  const int valid = kRowTile ? kMR : to.valid;
+  const int valid = kOneClass ? kMR : to.valid;
   if (kEpilogue == Epilogue::kCounts) {
 #pragma GCC unroll 8
     for (int i = 0; i < kMR; ++i)
@@ -216,7 +224,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     for (int i = 0; i < kMR; ++i) {
       if (i >= valid) continue;
       float *y = out + i * stride;
-      const int32_t *base = kRowTile ? rowBase : to.classRow[i] + c;
+      const int32_t *base = kOneClass ? rowBase : to.classRow[i] + c;
 #pragma GCC unroll 8
       for (int h = 0; h < kHalves; ++h) {
         const __m512i a = sums[i][h];
@@ -266,7 +274,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
       for (int h = 0; h < kHalves; ++h) _mm512_store_si512(counts[i] + 16 * h, sums[i][h]);
 #pragma GCC unroll 1
     for (int i = 0; i < valid; ++i) {
-      const int32_t *base = kRowTile ? rowBase : to.classRow[i] + c;
+      const int32_t *base = kOneClass ? rowBase : to.classRow[i] + c;
       float *y = writeFloat ? static_cast<float *>(to.out) + (px0 + i) * stride + c : nullptr;
       const int64_t at = to.residualOffset + (px0 + i) * stride + c;
       uint32_t *word = to.bits ? to.bits + (px0 + i) * bitsStride + 2 * b : nullptr;
@@ -320,7 +328,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     for (int h = 0; h < kHalves; ++h) {
       const __mmask16 m = laneMask(to.lanes - 16 * h);
       thr[h] = _mm512_max_epi32(_mm512_min_epi32(_mm512_maskz_loadu_epi32(m, threshold + c + 16 * h), thi), tlo);
-      if (kRowTile) thr[h] = _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[0] + c + 16 * h));
+      if (kOneClass) thr[h] = _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[0] + c + 16 * h));
     }
     const int64_t stride = to.outStride;
     uint32_t *const out = static_cast<uint32_t *>(to.out) + px0 * stride + 2 * b;
@@ -332,7 +340,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
       for (int h = 0; h < kHalves; ++h) {
         const __mmask16 m = laneMask(to.lanes - 16 * h);
         const __m512i t =
-            kRowTile ? thr[h] : _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[i] + c + 16 * h));
+            kOneClass ? thr[h] : _mm512_add_epi32(thr[h], _mm512_maskz_loadu_epi32(m, to.classRow[i] + c + 16 * h));
         bits |= static_cast<uint64_t>(_mm512_mask_cmpgt_epi32_mask(m, sums[i][h], t)) << (16 * h);
       }
       writeBits(out + i * stride, to.bitShift, to.lanes, wholeBlock, bits);  // zeroed by run()
@@ -343,32 +351,34 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
 // `tiles` consecutive tiles x `blocks` consecutive blocks of 64 output channels (NV vectors
 // each): sums[i][j] lane l = sum over taps and depth words of popcount(x_i ^ w_{16j+l}), then the
 // epilogue. w: the first block [taps][words32][64], the next ones blockWords on.
-template <int NV, Source kSource, Epilogue kEpilogue>
+template <int NV, Source kSource, Epilogue kEpilogue, bool kOneClass>
 __attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int64_t blockWords, int64_t blocks,
                                     int64_t tiles, const TileOutput &output) {
   // A local copy: the output stores cannot alias it, so its fields stay in registers.
   const TileOutput to = output;
   const bool wholeBlock = to.lanes == kWide;
-  const int64_t taps = in.taps, words32 = in.words32, pixelStep = in.pixelStep;
-  const uint32_t *const rowBase = in.rowBase + in.groupOffset;
+  const int64_t taps = in.taps, words32 = in.words32;
+  const uint32_t *const image = in.image + in.groupOffset;
   for (int64_t tt = 0; tt < tiles; ++tt) {
-    const int64_t *tapOffsets = in.tapOffsets + tt * kMR * taps;
     const int64_t px0 = tt * kMR;  // the tile's first pixel, from the call's
+    const uint32_t *pixel[kMR];  // row source: the pixels' tap 0
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) pixel[i] = kSource == Source::kRow ? image + in.pixelBase[px0 + i] : nullptr;
     const uint32_t *w = w0;
     for (int64_t b = 0; b < blocks; ++b, w += blockWords) {
       __m512i sums[kMR][NV];
       constexpr bool kHalf = kEpilogue == Epilogue::kHalfFloat || kEpilogue == Epilogue::kHalfFused;
+      static_assert(!kHalf || kOneClass, "the halved passes start every pixel from one class row");
       if (kHalf) {  // classBase / 2 of each pixel's class (one class for a row tile)
         const int64_t c = kWide * b;
 #pragma GCC unroll 8
         for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 8
           for (int j = 0; j < NV; ++j) {
-            if (kSource == Source::kRow && i > 0) {
+            if (i > 0) {
               sums[i][j] = sums[0][j];
             } else {
-              // a short pointer tile's missing pixels repeat its last one (setupTile)
-              const int32_t *base = to.classRow[kSource == Source::kRow ? 0 : std::min(i, to.valid - 1)] + c + 16 * j;
+              const int32_t *base = to.classRow[0] + c + 16 * j;
               sums[i][j] = _mm512_srai_epi32(
                   wholeBlock ? _mm512_loadu_si512(base) : _mm512_maskz_loadu_epi32(laneMask(to.lanes - 16 * j), base), 1);
             }
@@ -381,31 +391,34 @@ __attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int
       }
       const uint32_t *wt = w;
       for (int64_t t = 0; t < taps; ++t, wt += words32 * kWide) {
-        const uint32_t *xp[kMR];
-        if (kSource == Source::kRow) {
-          const uint32_t *p = rowBase + tapOffsets[t];
-#pragma GCC unroll 8
-          for (int i = 0; i < kMR; ++i) xp[i] = p + i * pixelStep;
+        if (kSource == Source::kRow) {  // the word at pixel[i] + index: one index for the 6 pixels
+          const int64_t step = in.tapStep[t];
+          for (int64_t k = 0; k < words32; ++k) depthStep<NV, kHalf>(sums, pixel, step + k, wt + k * kWide);
         } else {
+          const uint32_t *xp[kMR];
 #pragma GCC unroll 8
           for (int i = 0; i < kMR; ++i) xp[i] = in.x[t * kMR + i] + in.groupOffset;
+          for (int64_t k = 0; k < words32; ++k) depthStep<NV, kHalf, true>(sums, xp, k, wt + k * kWide, to.valid);
         }
-        for (int64_t k = 0; k < words32; ++k) depthStep<NV, kHalf>(sums, xp, k, wt + k * kWide);
       }
-      epilogue<NV, kSource == Source::kRow, kEpilogue>(sums, to, px0, b, wholeBlock);
+      epilogue<NV, kOneClass, kEpilogue>(sums, to, px0, b, wholeBlock);
     }
   }
 }
 
 using TileFn = void (*)(const TileInput &, const uint32_t *, int64_t, int64_t, int64_t, const TileOutput &);
 
-template <Source kSource, Epilogue kEpilogue>
-constexpr TileFn kTiles[5] = {nullptr, tile<1, kSource, kEpilogue>, tile<2, kSource, kEpilogue>,
-                              tile<3, kSource, kEpilogue>, tile<4, kSource, kEpilogue>};
+template <Source kSource, Epilogue kEpilogue, bool kOneClass>
+constexpr TileFn kTiles[5] = {nullptr, tile<1, kSource, kEpilogue, kOneClass>, tile<2, kSource, kEpilogue, kOneClass>,
+                              tile<3, kSource, kEpilogue, kOneClass>, tile<4, kSource, kEpilogue, kOneClass>};
 
+// Row tiles of one class row, row tiles with a class row per pixel, pointer tiles (a row per
+// pixel); the halved epilogues only for the first.
 template <Epilogue kEpilogue>
-TileFn tileFn(bool row, int nv) {
-  return row ? kTiles<Source::kRow, kEpilogue>[nv] : kTiles<Source::kPointers, kEpilogue>[nv];
+TileFn tileFn(bool row, bool oneClass, int nv) {
+  return row && oneClass ? kTiles<Source::kRow, kEpilogue, true>[nv]
+         : row           ? kTiles<Source::kRow, kEpilogue, false>[nv]
+                         : kTiles<Source::kPointers, kEpilogue, false>[nv];
 }
 
 // [groups][blocks of kWide channels][taps][words32][kWide] uint32, lane j of a block = its
@@ -462,28 +475,43 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   to.ops = o.postOps, to.opCount = o.postOpCount, to.writeFloat = o.writeFloat && out;
   to.outStride = epilogue == Epilogue::kBits ? outWords : s.channelsOut, to.bitsStride = outWords;
   TileInput in;
-  in.x = x, in.pixelStep = plan.pixelStep, in.taps = ctx.taps, in.words32 = s.wordsPerGroup;
+  in.x = x, in.tapStep = plan.tapStep.data(), in.taps = ctx.taps, in.words32 = s.wordsPerGroup;
+  const int32_t *pixelClass = plan.pixelClass.data();
+  // The class shared by pixels [q, q + kMR) of one image, or -1.
+  auto tileClass = [&](int64_t q) {
+    if (q + kMR > ctx.image) return -1;
+    for (int i = 1; i < kMR; ++i)
+      if (pixelClass[q + i] != pixelClass[q]) return -1;
+    return pixelClass[q];
+  };
   for (int64_t tile = firstTile; tile < endTile;) {
     const int64_t p0 = tile * kMR;
     const int64_t n = s.batch == 1 ? 0 : p0 / ctx.image, q0 = p0 - n * ctx.image;
-    const bool row = q0 + kMR <= ctx.image && plan.interiorRun[q0] >= kMR;
-    // A run of row tiles of one image goes to one call (int8: one tile a call, the generic
-    // transform reads the counts of one tile).
+    const bool row = q0 + kMR <= ctx.image;
+    const int32_t cls = row ? tileClass(q0) : -1;
+    // A run of row tiles of one image and one class goes to one call (int8: one tile a call,
+    // the generic transform reads the counts of one tile; a class row per pixel: one tile).
     int64_t tiles = 1;
-    if (row && epilogue != Epilogue::kCounts)
-      for (int64_t q = q0 + kMR; tile + tiles < endTile && q + kMR <= ctx.image && plan.interiorRun[q] >= kMR; q += kMR)
-        ++tiles;
+    if (cls >= 0 && epilogue != Epilogue::kCounts)
+      for (int64_t q = q0 + kMR; tile + tiles < endTile && tileClass(q) == cls; q += kMR) ++tiles;
     int64_t qs[kMR];
     int32_t full[kMR];
     bool border = false;
-    int valid = kMR;
-    if (row) {
-      for (int i = 0; i < kMR; ++i) qs[i] = q0 + i, full[i] = static_cast<int32_t>(ctx.taps * s.channelsPerGroup);
-    } else {
-      border = ctx.setupTile<kMR>(p0, valid, qs, full, x);
+    const int valid = static_cast<int>(std::min<int64_t>(kMR, ctx.pixels - p0));
+    for (int i = 0; i < kMR; ++i) {  // a short tile repeats its last pixel
+      const int64_t p = p0 + std::min(i, valid - 1);
+      const int64_t pn = s.batch == 1 ? 0 : p / ctx.image;
+      qs[i] = p - pn * ctx.image;
+      if (epilogue == Epilogue::kCounts) {  // for writeTile
+        full[i] = plan.counted[qs[i]] * static_cast<int32_t>(s.channelsPerGroup);
+        border |= plan.skippedBegin[qs[i]] != plan.skippedBegin[qs[i] + 1];
+      }
+      if (!row)
+        for (int64_t t = 0; t < ctx.taps; ++t)
+          x[t * kMR + i] = ctx.in + pn * plan.paddedImageWords + plan.pixelBase[qs[i]] + plan.tapStep[t];
     }
-    in.rowBase = ctx.in + n * ctx.imageWords;
-    in.tapOffsets = plan.offsets.data() + q0 * ctx.taps;
+    in.image = ctx.in + n * plan.paddedImageWords;
+    in.pixelBase = plan.pixelBase.data() + q0;
     to.valid = valid;
     for (int64_t g = 0; g < s.groups; ++g) {
       const uint32_t *w = filter.as<uint32_t>() + g * wideBlocksPerGroup * blockWords;
@@ -495,24 +523,25 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const int lanes = whole ? kWide : tailLanes;
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
         to.lanes = lanes;
-        const Epilogue e = row ? rowEpilogue : epilogue;
+        const Epilogue e = cls >= 0 ? rowEpilogue : epilogue;
         const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused;
         to.mult = (half ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
         to.channel0 = c0;
-        for (int i = 0; i < (row ? 1 : valid); ++i) to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
+        for (int i = 0; i < (cls >= 0 ? 1 : kMR); ++i) to.classRow[i] = classRows + plan.pixelClass[qs[i]] * s.channelsOut + c0;
         to.residualOffset = p0 * s.channelsOut + c0;
         to.bits = o.bits ? reinterpret_cast<uint32_t *>(o.bits) + p0 * outWords + c0 / 32 : nullptr;
         to.out = epilogue == Epilogue::kBits ? static_cast<void *>(static_cast<uint32_t *>(out) + p0 * outWords + c0 / 32)
                  : out                       ? static_cast<void *>(static_cast<float *>(out) + p0 * s.channelsOut + c0)
                                              : nullptr;
         const int nv = (lanes + 15) / 16;
-        const TileFn fn = e == Epilogue::kHalfFloat   ? kTiles<Source::kRow, Epilogue::kHalfFloat>[nv]
-                          : e == Epilogue::kHalfFused ? kTiles<Source::kRow, Epilogue::kHalfFused>[nv]
-                          : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, nv)
-                          : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, nv)
-                          : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, nv)
-                                                      : tileFn<Epilogue::kCounts>(row, nv);
+        const bool oneClass = cls >= 0;
+        const TileFn fn = e == Epilogue::kHalfFloat   ? kTiles<Source::kRow, Epilogue::kHalfFloat, true>[nv]
+                          : e == Epilogue::kHalfFused ? kTiles<Source::kRow, Epilogue::kHalfFused, true>[nv]
+                          : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, oneClass, nv)
+                          : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, oneClass, nv)
+                          : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, oneClass, nv)
+                                                      : tileFn<Epilogue::kCounts>(row, oneClass, nv);
         fn(in, w + b * blockWords, blockWords, blocks, tiles, to);
         if (epilogue == Epilogue::kCounts) ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, kWide, conv);
         b += blocks, c0 += blocks * kWide;
@@ -526,7 +555,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
 
 const IndirectKernel &bconv2d_indirect_avx512() {
   static const IndirectKernel kernel{Isa::kAvx512, "avx512 (6 pixels x 64 channels, vpopcntd)", kMR, packWideFilter,
-                                     runWide};
+                                     runWide, /*paddedInput=*/true};
   return kernel;
 }
 

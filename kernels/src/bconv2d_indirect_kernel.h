@@ -20,6 +20,9 @@ struct IndirectKernel {
   // Tiles [firstTile, endTile); `scratch` holds taps * tilePixels pointers.
   void (*run)(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
               void *out, int64_t firstTile, int64_t endTile, const uint32_t **scratch);
+  // run() reads `input` in the plan's padded geometry (Bconv2dPlan::pixelBase, tapStep): the
+  // padded images, made by Bconv2dPlan::run, or the input itself when it needs no padding.
+  bool paddedInput = false;
 };
 
 const IndirectKernel &bconv2d_indirect_portable();

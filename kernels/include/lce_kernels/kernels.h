@@ -159,10 +159,17 @@ struct Bconv2dPlan {
   // floor((classBase - K) / 2): bitpacked output's bit is accum > threshold + this (accum the
   // XOR popcount over every tap), i.e. (K - conv) > 2 * threshold.
   std::vector<int32_t> classHalfDelta;  // [classes][channelsOut]
-  // Interior runs: the number of pixels from q on, in q's output row, all of whose taps are
-  // inside the input (so that pixel q + i reads tap t at offsets[q][t] + i * pixelStep words).
-  std::vector<int32_t> interiorRun;    // [outHeight*outWidth]
-  int64_t pixelStep = 0;               // strideWidth * wordsIn
+  // The padded geometry, for kernel paths that read the input with its padding laid out
+  // (IndirectKernel::paddedInput): each image placed at (padTop, padLeft) in a paddedHeight x
+  // paddedWidth image whose other words are zero, large enough for every tap of every output
+  // pixel, so that pixel q's tap t is word pixelBase[q] + tapStep[t] of its padded image (no
+  // padding taps, no indirection). needsPadding: some tap lies outside the input; if not, the
+  // input itself is the padded image. padInput writes the batch's padded images.
+  int64_t paddedHeight = 0, paddedWidth = 0, paddedImageWords = 0;
+  bool needsPadding = false;
+  std::vector<int64_t> pixelBase;      // [outHeight*outWidth]: tap 0's word in the padded image
+  std::vector<int64_t> tapStep;        // [taps]: tap t's words from tap 0
+  void padInput(const int32_t *input, uint32_t *padded) const;
   std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
   std::vector<float> ones, floatZeros;  // [channelsOut]: float output without multiplier / bias
