@@ -18,8 +18,8 @@
 // Paths: the scalar POPCNT kernel, the AVX2 kernel, the AVX-512 kernel (if supported), or on
 // aarch64 the neon and neon_dotprod kernels, on one thread, and the best path on two threads (timed right
 // after an untimed call, with the pool's workers polling), all with float output (multiplier and bias); then
-// the best path with bitpacked output ("bits") and with QuickNet's fused residual block (float
-// output + residual ADD + LceQuantize of the sum, "+add+q"); repeats interleave the paths. One-thread rows and the
+// the best path with bitpacked output ("bits") and with QuickNet's fused residual block (the
+// ReLU on the conv value, float output, residual ADD, LceQuantize of the sum: "+add+q"); repeats interleave the paths. One-thread rows and the
 // peaks are timed in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID: the machines are shared, and
 // pre-emption by other jobs is then not counted); two-thread rows in wall-clock time (marked
 // "wall"). Quote medians.
@@ -297,7 +297,7 @@ struct Case {
 };
 
 // Output of a path: float (multiplier + bias), bitpacked (thresholds), or QuickNet's fused
-// residual block (float output + the residual ADD + the LceQuantize of the sum, as the delegate
+// residual block (ReLU on the conv, float output + the residual ADD + the LceQuantize of the sum, as the delegate
 // fuses them; the sum is written too).
 enum class Out { kFloat, kBits, kResidualQuantize };
 
@@ -396,6 +396,7 @@ int main(int argc, char **argv) {
     PostOp add;
     add.kind = PostOp::Kind::kAddTensor, add.values = residual.data();
     outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data();
+    outputs[2].clampLow = 0;  // QuickNet's QuantConv2D(activation="relu")
     const Bconv2dPlan plan(s, filter.data());  // prepared once, as in the delegate
     const double macs = static_cast<double>(s.outHeight * s.outWidth) * s.channelsOut * s.K;
     // Repeats interleave the paths, so that noise from other jobs hits every path alike.

@@ -345,15 +345,20 @@ def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
 @pytest.mark.parametrize("channels", [64, 63])
 @pytest.mark.parametrize("pad_values", [0, 1])
 @pytest.mark.parametrize("post_ops", [False, True])
-def test_bconv2d_float_extreme_multipliers(isa, channels, pad_values, post_ops):
-    """Float output, with and without a fused residual ADD, when the multipliers are subnormal,
-    the smallest normals, huge (2 * m overflows) or signed zeros: the AVX-512 kernel's halved
-    pass (conv / 2 times 2 m, used when that is exact: even conv bases, |m| < 2^126) and its
-    fallback give float(conv) * m + b bit for bit. 63 channels make odd conv bases."""
+@pytest.mark.parametrize("clamp", [None, (0, None), (0, 6), (-1, 1), (-7, 37)])
+def test_bconv2d_float_extreme_multipliers(isa, channels, pad_values, post_ops, clamp):
+    """Float output, with and without a fused residual ADD and a clamp on the conv value (ReLU,
+    ReLU6, odd bounds), when the multipliers are subnormal, the smallest normals, huge (2 * m
+    overflows) or signed zeros: the AVX-512 kernel's halved pass (clamp(conv / 2, lo / 2, hi / 2)
+    times 2 m, used when that is exact: even conv bases, |m| < 2^126) and its fallback give
+    float(clamp(conv, lo, hi)) * m + b bit for bit. 63 channels make odd conv bases."""
     rng = np.random.default_rng(channels + 2 * pad_values)
     x = np.where(rng.random((1, 14, 15, channels)) < 0.5, -1.0, 1.0)
     w = np.where(rng.random((80, 3, 3, channels)) < 0.5, -1.0, 1.0)
     conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
+    kernel_k = 9 * channels
+    lo, hi = (-kernel_k, kernel_k) if clamp is None else (clamp[0], kernel_k if clamp[1] is None else clamp[1])
+    conv = np.clip(conv, lo, hi)
     tiny = np.finfo(np.float32).tiny
     for mult in (np.float32([3e-45, -1e-40, tiny, -tiny, 1e-38, 0.0, -0.0, 0.37] * 10),
                  np.float32([1e38, -2e38, 3.4e38, 1.0] * 20)):
@@ -367,7 +372,7 @@ def test_bconv2d_float_extreme_multipliers(isa, channels, pad_values, post_ops):
             with np.errstate(over="ignore", invalid="ignore"):
                 expected = expected + residual
         y = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME", pad_values=pad_values,
-                      output_type="float", multiplier=mult, bias=bias, post_ops=ops)
+                      output_type="float", clamp=(lo, hi), multiplier=mult, bias=bias, post_ops=ops)
         np.testing.assert_array_equal(y.view(np.uint32), expected.astype(np.float32).view(np.uint32))
 
 

@@ -52,12 +52,13 @@ namespace {
 constexpr int kMR = 6;
 constexpr int kWide = 64;  // output channels per filter block (4 zmm of 16 x 32-bit lanes)
 
-// kHalfFloat / kHalfFused: float output (plain / with post ops) without a clamp on the conv
-// value, when every classBase entry is even and twice every multiplier is exact: the
-// accumulators start at classBase / 2 and count down, so they hold conv / 2, and
-// float(conv / 2) * (2 * multiplier) + bias is the same float32 value as float(conv) *
-// multiplier + bias (both products are the one real number conv * multiplier, rounded once):
-// 3 vector operations per 16 channels before the post ops instead of 5.
+// kHalfFloat / kHalfFused: float output (plain / with post ops), when every classBase entry is
+// even and twice every multiplier is exact: the accumulators start at classBase / 2 and count
+// down, so they hold conv / 2, and float(clamp(conv / 2, lo / 2, hi / 2)) * (2 * multiplier) +
+// bias is the same float32 value as float(clamp(conv, lo, hi)) * multiplier + bias (conv / 2 and
+// the halved bounds are exact floats, and both products are the one real number clamp(conv) *
+// multiplier, rounded once): 3 vector operations per 16 channels before the post ops instead
+// of 5, plus one per bound that can bind (QuickNet's ReLU on the conv: one).
 enum class Epilogue { kFloat, kBits, kFused, kCounts, kHalfFloat, kHalfFused };
 enum class Source { kRow, kPointers };
 
@@ -119,6 +120,23 @@ __attribute__((always_inline)) inline __m512 applyPostOps16(__m512 r, const Post
     }
   }
   return r;
+}
+
+// lo / 2 (a conv bound, |lo| <= K < 2^24: exact) in every lane, made in the output pass (the
+// asm keeps it out of the accumulation's registers, as the float epilogue's clamp vectors).
+__attribute__((always_inline)) inline __m512 halfBound(int32_t bound) {
+  asm("" : "+r"(bound));
+  return _mm512_set1_ps(0.5f * static_cast<float>(bound));
+}
+
+// conv / 2 of the halved passes, clamped as conv is: clampLow / clampHigh say whether lo / hi
+// can bind; loHalf / hiHalf = lo / 2, hi / 2.
+__attribute__((always_inline)) inline __m512 halfConv(__m512i a, bool clampLow, bool clampHigh, __m512 loHalf,
+                                                     __m512 hiHalf) {
+  __m512 v = _mm512_cvtepi32_ps(a);
+  if (clampHigh) v = _mm512_min_ps(v, hiHalf);
+  if (clampLow) v = _mm512_max_ps(v, loHalf);
+  return v;
 }
 
 inline __mmask16 laneMask(int lanes) {  // the first `lanes` of 16 (lanes may be <= 0 or > 16)
@@ -191,6 +209,8 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
   } else if (kEpilogue == Epilogue::kHalfFloat) {
     const float *mult2 = to.mult + c, *bias = to.bias + c;  // to.mult: twice the multipliers
     asm("" : "+r"(mult2), "+r"(bias));  // as in the float epilogue
+    const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
+    const bool clampLow = to.clampLow, clampHigh = to.clampHigh;
     const int64_t stride = to.outStride;
     float *const out = static_cast<float *>(to.out) + px0 * stride + c;
 #pragma GCC unroll 8
@@ -200,11 +220,13 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
 #pragma GCC unroll 8
       for (int h = 0; h < kHalves; ++h) {
         if (wholeBlock) {
-          const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sums[i][h]), _mm512_loadu_ps(mult2 + 16 * h));
+          const __m512 scaled =
+              _mm512_mul_ps(halfConv(sums[i][h], clampLow, clampHigh, loHalf, hiHalf), _mm512_loadu_ps(mult2 + 16 * h));
           _mm512_storeu_ps(y + 16 * h, _mm512_add_ps(scaled, _mm512_loadu_ps(bias + 16 * h)));
         } else {
           const __mmask16 m = laneMask(to.lanes - 16 * h);
-          const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sums[i][h]), _mm512_maskz_loadu_ps(m, mult2 + 16 * h));
+          const __m512 scaled = _mm512_mul_ps(halfConv(sums[i][h], clampLow, clampHigh, loHalf, hiHalf),
+                                              _mm512_maskz_loadu_ps(m, mult2 + 16 * h));
           _mm512_mask_storeu_ps(y + 16 * h, m, _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, bias + 16 * h)));
         }
       }
@@ -260,6 +282,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     int32_t loV = to.lo, hiV = to.hi;
     asm("" : "+r"(loV), "+r"(hiV));  // made here, not hoisted (as in the float epilogue)
     const __m512i lo = _mm512_set1_epi32(loV), hi = _mm512_set1_epi32(hiV);
+    const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
     const float *mult = to.mult + c, *bias = to.bias + c;
     const int32_t *rowBase = to.classRow[0] + c;
     asm("" : "+r"(mult), "+r"(bias), "+r"(rowBase));  // as in the float epilogue
@@ -287,7 +310,7 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
         if (kHalf) {
           const __m512 m2 = wholeBlock ? _mm512_loadu_ps(mult + 16 * h) : _mm512_maskz_loadu_ps(m, mult + 16 * h);
           const __m512 b0 = wholeBlock ? _mm512_loadu_ps(bias + 16 * h) : _mm512_maskz_loadu_ps(m, bias + 16 * h);
-          r = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a), m2), b0);
+          r = _mm512_add_ps(_mm512_mul_ps(halfConv(a, clampLow, clampHigh, loHalf, hiHalf), m2), b0);
           if (residual)
             r = _mm512_add_ps(r, wholeBlock ? _mm512_loadu_ps(residual + at + 16 * h)
                                             : _mm512_maskz_loadu_ps(m, residual + at + 16 * h));
@@ -444,9 +467,9 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   const Bconv2dShape &s = plan.shape;
   const int64_t blockWords = ctx.taps * s.wordsPerGroup * kWide, outWords = packedWords(s.channelsOut);
   const bool plainFloat = o.type == OutputType::kFloat && o.postOpCount == 0 && !o.bits && o.writeFloat;
-  // The halved float paths (kHalfFloat, kHalfFused): no clamp, even classBase, 2 * m exact.
+  // The halved float paths (kHalfFloat, kHalfFused): even classBase, 2 * m exact.
   thread_local std::vector<float> twice;
-  bool halved = o.type == OutputType::kFloat && plan.classBaseEven && ctx.lo <= -s.K && ctx.hi >= s.K;
+  bool halved = o.type == OutputType::kFloat && plan.classBaseEven;
   if (halved) {
     twice.resize(s.channelsOut);
     for (int64_t c = 0; c < s.channelsOut && halved; ++c) {
