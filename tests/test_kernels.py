@@ -342,6 +342,38 @@ def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
     np.testing.assert_array_equal(only_bits, ref_bitpack(expected))
 
 
+@pytest.mark.parametrize("channels,size", [(64, (16, 17)), (128, (9, 10)), (192, (7, 7)), (96, (8, 9))])
+@pytest.mark.parametrize("pad_values", [0, 1])
+@pytest.mark.parametrize("clamp", [None, (0, None), (0, 6), (-3, 5)])
+@pytest.mark.parametrize("in_place", [False, True])
+def test_bconv2d_residual_block(isa, channels, size, pad_values, clamp, in_place):
+    """QuickNet's block as the delegate fuses it: a 3x3 SAME Bconv2d (ReLU or other clamps on the
+    conv value, the BatchNorm's multiplier and bias), the residual ADD (into the residual's own
+    buffer when in place) and the next layer's Quantize, float sum and bits: the AVX-512 kernel's
+    straight residual pass (whole 64-channel blocks: 64, 128, 192 channels; 96 has a partial
+    block), bit for bit, 1 and 2 threads."""
+    rng = np.random.default_rng(channels + 5 * pad_values + (0 if clamp is None else 11 * clamp[0]))
+    x = np.where(rng.random((2,) + size + (channels,)) < 0.5, -1.0, 1.0)
+    w = np.where(rng.random((channels, 3, 3, channels)) < 0.5, -1.0, 1.0)
+    conv = ref_bconv2d(x, w, 1, (1, 1), (1, 1), "SAME", pad_values)
+    kernel_k = 9 * channels
+    lo, hi = (-kernel_k, kernel_k) if clamp is None else (clamp[0], kernel_k if clamp[1] is None else clamp[1])
+    mult = rng.normal(size=channels).astype(np.float32)
+    bias = rng.normal(size=channels).astype(np.float32)
+    residual = rng.normal(size=conv.shape).astype(np.float32)
+    residual[..., ::7] = 0.0  # exact zeros make ties of the Quantize bit likely
+    expected = ((np.clip(conv, lo, hi).astype(np.float32) * mult).astype(np.float32) + bias) + residual
+    for threads in (1, 2):
+        buffer = residual.copy()
+        y, bits = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME",
+                            pad_values=pad_values, clamp=(lo, hi), multiplier=mult, bias=bias,
+                            post_ops=[("add_tensor", buffer)], quantize=True, threads=threads, in_place=in_place)
+        np.testing.assert_array_equal(y.view(np.uint32), expected.view(np.uint32))
+        if in_place:
+            assert y is buffer or np.shares_memory(y, buffer)
+        np.testing.assert_array_equal(bits, ref_bitpack(expected))
+
+
 @pytest.mark.parametrize("channels", [64, 63])
 @pytest.mark.parametrize("pad_values", [0, 1])
 @pytest.mark.parametrize("post_ops", [False, True])

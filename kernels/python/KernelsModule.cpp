@@ -67,7 +67,7 @@ py::object bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channels
                   std::pair<int64_t, int64_t> clamp, std::optional<Array<float>> multiplier,
                   std::optional<Array<float>> bias, std::optional<Array<int32_t>> threshold, float scale,
                   int zeroPoint, const std::string &kernel, int threads, py::list postOps, bool quantize,
-                  bool writeFloat) {
+                  bool writeFloat, bool inPlace) {
   if (threads < 1) throw py::value_error("threads must be positive");
   if (kernel != "reference" && kernel != "indirect") throw py::value_error("kernel must be reference or indirect");
   if (input.ndim() != 4 || filter.ndim() != 4) throw py::value_error("input and filter must be 4-D");
@@ -152,6 +152,16 @@ py::object bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channels
       o.bits = bits.mutable_data();
     }
   }
+  // in_place: the float result overwrites the (one) residual's own array, as the delegate runs a
+  // Bconv2d whose ADD reads a tensor nothing else needs, and that array is returned.
+  if (inPlace) {
+    if (ops.size() != 1 || ops[0].kind != PostOp::Kind::kAddTensor || !writeFloat)
+      throw py::value_error("in_place needs one add_tensor post op and the float result");
+    py::handle given = py::reinterpret_borrow<py::tuple>(postOps[0])[1];
+    if (given.ptr() != opArrays[0].ptr() || !opArrays[0].writeable())
+      throw py::value_error("in_place needs the residual as a writeable C-contiguous float32 array");
+    out = opArrays[0];
+  }
   void *outData = writeFloat ? out.mutable_data() : nullptr;
   {
     py::gil_scoped_release release;
@@ -207,7 +217,8 @@ PYBIND11_MODULE(_kernels, m) {
         py::arg("clamp") = std::pair<int64_t, int64_t>{INT32_MIN, INT32_MAX}, py::arg("multiplier") = py::none(),
         py::arg("bias") = py::none(), py::arg("threshold") = py::none(), py::arg("scale") = 1.0f,
         py::arg("zero_point") = 0, py::arg("kernel") = "indirect", py::arg("threads") = 1,
-        py::arg("post_ops") = py::list(), py::arg("quantize") = false, py::arg("write_float") = true);
+        py::arg("post_ops") = py::list(), py::arg("quantize") = false, py::arg("write_float") = true,
+        py::arg("in_place") = false);
   m.def("bmaxpool", &bmaxpool, py::arg("input"), py::arg("filter_size"), py::arg("strides"),
         py::arg("padding"));
 }

@@ -59,7 +59,11 @@ constexpr int kWide = 64;  // output channels per filter block (4 zmm of 16 x 32
 // the halved bounds are exact floats, and both products are the one real number clamp(conv) *
 // multiplier, rounded once): 3 vector operations per 16 channels before the post ops instead
 // of 5, plus one per bound that can bind (QuickNet's ReLU on the conv: one).
-enum class Epilogue { kFloat, kBits, kFused, kCounts, kHalfFloat, kHalfFused };
+// kHalfResidualBits: kHalfFused's most common chain written out, branch-free, for whole blocks
+// with the bits at a word boundary: a residual ADD and the fused Quantize, the float sum
+// written (QuickNet's blocks; the clamp on conv / 2 is applied at both bounds, which are no-ops
+// where they cannot bind).
+enum class Epilogue { kFloat, kBits, kFused, kCounts, kHalfFloat, kHalfFused, kHalfResidualBits };
 enum class Source { kRow, kPointers };
 
 // Where a call's results go. The call covers `tiles` consecutive tiles (more than one only for
@@ -231,6 +235,29 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
         }
       }
     }
+  } else if (kEpilogue == Epilogue::kHalfResidualBits) {
+    const float *mult2 = to.mult + c, *bias = to.bias + c;  // to.mult: twice the multipliers
+    asm("" : "+r"(mult2), "+r"(bias));  // as in the float epilogue
+    const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
+    const int64_t stride = to.outStride, bitsStride = to.bitsStride;
+    float *const out = static_cast<float *>(to.out) + px0 * stride + c;
+    const float *const residual = to.ops[0].values + to.residualOffset + px0 * stride + c;
+    uint32_t *const words = to.bits + px0 * bitsStride + 2 * b;
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < kMR; ++i) {
+      uint64_t bits = 0;
+#pragma GCC unroll 8
+      for (int h = 0; h < kHalves; ++h) {
+        __m512 r = _mm512_min_ps(_mm512_max_ps(_mm512_cvtepi32_ps(sums[i][h]), loHalf), hiHalf);
+        r = _mm512_add_ps(_mm512_mul_ps(r, _mm512_loadu_ps(mult2 + 16 * h)), _mm512_loadu_ps(bias + 16 * h));
+        r = _mm512_add_ps(r, _mm512_loadu_ps(residual + i * stride + 16 * h));
+        _mm512_storeu_ps(out + i * stride + 16 * h, r);
+        bits |= static_cast<uint64_t>(_mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ)) << (16 * h);
+      }
+      words[i * bitsStride] = static_cast<uint32_t>(bits);
+      words[i * bitsStride + 1] = static_cast<uint32_t>(bits >> 32);
+    }
   } else if (kEpilogue == Epilogue::kFloat) {
     // The clamp vectors are made here: hoisted out of the tile loop they would hold two of the
     // 32 registers through the accumulation, which then spills.
@@ -390,7 +417,8 @@ __attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int
     const uint32_t *w = w0;
     for (int64_t b = 0; b < blocks; ++b, w += blockWords) {
       __m512i sums[kMR][NV];
-      constexpr bool kHalf = kEpilogue == Epilogue::kHalfFloat || kEpilogue == Epilogue::kHalfFused;
+      constexpr bool kHalf = kEpilogue == Epilogue::kHalfFloat || kEpilogue == Epilogue::kHalfFused ||
+                             kEpilogue == Epilogue::kHalfResidualBits;
       static_assert(!kHalf || kOneClass, "the halved passes start every pixel from one class row");
       if (kHalf) {  // classBase / 2 of each pixel's class (one class for a row tile)
         const int64_t c = kWide * b;
@@ -485,6 +513,9 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
   const Epilogue rowEpilogue = !halved ? epilogue : plainFloat ? Epilogue::kHalfFloat : Epilogue::kHalfFused;
+  // kHalfFused's residual-ADD-and-Quantize chain, for calls of whole blocks at a word boundary.
+  const bool residualBits = o.postOpCount == 1 && o.postOps[0].kind == PostOp::Kind::kAddTensor && o.bits &&
+                            o.writeFloat && out;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
   // Per group: the whole blocks, then a partial last block.
   const int64_t wideBlocksPerGroup = (plan.outPerGroup + kWide - 1) / kWide;
@@ -546,8 +577,9 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const int lanes = whole ? kWide : tailLanes;
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
         to.lanes = lanes;
-        const Epilogue e = cls >= 0 ? rowEpilogue : epilogue;
-        const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused;
+        Epilogue e = cls >= 0 ? rowEpilogue : epilogue;
+        if (e == Epilogue::kHalfFused && residualBits && lanes == kWide && c0 % 32 == 0) e = Epilogue::kHalfResidualBits;
+        const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused || e == Epilogue::kHalfResidualBits;
         to.mult = (half ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
         to.channel0 = c0;
@@ -561,6 +593,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const bool oneClass = cls >= 0;
         const TileFn fn = e == Epilogue::kHalfFloat   ? kTiles<Source::kRow, Epilogue::kHalfFloat, true>[nv]
                           : e == Epilogue::kHalfFused ? kTiles<Source::kRow, Epilogue::kHalfFused, true>[nv]
+                          : e == Epilogue::kHalfResidualBits ? kTiles<Source::kRow, Epilogue::kHalfResidualBits, true>[nv]
                           : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, oneClass, nv)
                           : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, oneClass, nv)
                           : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, oneClass, nv)
