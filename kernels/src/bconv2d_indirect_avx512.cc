@@ -26,7 +26,8 @@
 //     (setupPaddedTile; a short tile repeats its last pixel).
 // The zero-padding correction is a class row per pixel (Bconv2dPlan::classBase): tiles whose 6
 // pixels share one class (every tile of a VALID or one-padded layer, most tiles of a
-// zero-padded one) read one row, the others one per pixel.
+// zero-padded one) read one row, the others one per pixel (the halved passes start each pixel's
+// accumulators from its own row / 2).
 // Tiles are the outer loop, the channel blocks inner (the whole filter of a QuickNet layer
 // stays in L2), so a tile's pointers are set up once for all blocks.
 //
@@ -419,17 +420,17 @@ __attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int
       __m512i sums[kMR][NV];
       constexpr bool kHalf = kEpilogue == Epilogue::kHalfFloat || kEpilogue == Epilogue::kHalfFused ||
                              kEpilogue == Epilogue::kHalfResidualBits;
-      static_assert(!kHalf || kOneClass, "the halved passes start every pixel from one class row");
-      if (kHalf) {  // classBase / 2 of each pixel's class (one class for a row tile)
+      static_assert(!kHalf || kSource == Source::kRow, "the halved passes: row tiles");
+      if (kHalf) {  // classBase / 2 of each pixel's class (one class row, or one per pixel)
         const int64_t c = kWide * b;
 #pragma GCC unroll 8
         for (int i = 0; i < kMR; ++i)
 #pragma GCC unroll 8
           for (int j = 0; j < NV; ++j) {
-            if (i > 0) {
+            if (kOneClass && i > 0) {
               sums[i][j] = sums[0][j];
             } else {
-              const int32_t *base = to.classRow[0] + c + 16 * j;
+              const int32_t *base = to.classRow[kOneClass ? 0 : i] + c + 16 * j;
               sums[i][j] = _mm512_srai_epi32(
                   wholeBlock ? _mm512_loadu_si512(base) : _mm512_maskz_loadu_epi32(laneMask(to.lanes - 16 * j), base), 1);
             }
@@ -470,6 +471,12 @@ TileFn tileFn(bool row, bool oneClass, int nv) {
   return row && oneClass ? kTiles<Source::kRow, kEpilogue, true>[nv]
          : row           ? kTiles<Source::kRow, kEpilogue, false>[nv]
                          : kTiles<Source::kPointers, kEpilogue, false>[nv];
+}
+
+// The halved passes: row tiles (their accumulators start from each pixel's class row / 2).
+template <Epilogue kEpilogue>
+TileFn halfFn(bool oneClass, int nv) {
+  return oneClass ? kTiles<Source::kRow, kEpilogue, true>[nv] : kTiles<Source::kRow, kEpilogue, false>[nv];
 }
 
 // [groups][blocks of kWide channels][taps][words32][kWide] uint32, lane j of a block = its
@@ -577,7 +584,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const int lanes = whole ? kWide : tailLanes;
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
         to.lanes = lanes;
-        Epilogue e = cls >= 0 ? rowEpilogue : epilogue;
+        Epilogue e = row ? rowEpilogue : epilogue;
         if (e == Epilogue::kHalfFused && residualBits && lanes == kWide && c0 % 32 == 0) e = Epilogue::kHalfResidualBits;
         const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused || e == Epilogue::kHalfResidualBits;
         to.mult = (half ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
@@ -591,9 +598,9 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
                                              : nullptr;
         const int nv = (lanes + 15) / 16;
         const bool oneClass = cls >= 0;
-        const TileFn fn = e == Epilogue::kHalfFloat   ? kTiles<Source::kRow, Epilogue::kHalfFloat, true>[nv]
-                          : e == Epilogue::kHalfFused ? kTiles<Source::kRow, Epilogue::kHalfFused, true>[nv]
-                          : e == Epilogue::kHalfResidualBits ? kTiles<Source::kRow, Epilogue::kHalfResidualBits, true>[nv]
+        const TileFn fn = e == Epilogue::kHalfFloat          ? halfFn<Epilogue::kHalfFloat>(oneClass, nv)
+                          : e == Epilogue::kHalfFused        ? halfFn<Epilogue::kHalfFused>(oneClass, nv)
+                          : e == Epilogue::kHalfResidualBits ? halfFn<Epilogue::kHalfResidualBits>(oneClass, nv)
                           : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, oneClass, nv)
                           : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, oneClass, nv)
                           : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, oneClass, nv)
