@@ -346,12 +346,14 @@ def test_bconv2d_post_ops_and_fused_quantize(seed, kernel, isa):
 @pytest.mark.parametrize("pad_values", [0, 1])
 @pytest.mark.parametrize("clamp", [None, (0, None), (0, 6), (-3, 5)])
 @pytest.mark.parametrize("in_place", [False, True])
-def test_bconv2d_residual_block(isa, channels, size, pad_values, clamp, in_place):
+@pytest.mark.parametrize("after", ["quantize", "none", "relu", "relu6"])
+def test_bconv2d_residual_block(isa, channels, size, pad_values, clamp, in_place, after):
     """QuickNet's block as the delegate fuses it: a 3x3 SAME Bconv2d (ReLU or other clamps on the
     conv value, the BatchNorm's multiplier and bias), the residual ADD (into the residual's own
-    buffer when in place) and the next layer's Quantize, float sum and bits: the AVX-512 kernel's
-    straight residual pass (whole 64-channel blocks: 64, 128, 192 channels; 96 has a partial
-    block), bit for bit, 1 and 2 threads."""
+    buffer when in place), then the next layer's Quantize (float sum and bits), nothing, or the
+    ADD's fused ReLU / ReLU6 (the last block of a QuickNet section): the AVX-512 kernel's straight
+    residual passes (whole 64-channel blocks: 64, 128, 192 channels; 96 has a partial block),
+    bit for bit, 1 and 2 threads."""
     rng = np.random.default_rng(channels + 5 * pad_values + (0 if clamp is None else 11 * clamp[0]))
     x = np.where(rng.random((2,) + size + (channels,)) < 0.5, -1.0, 1.0)
     w = np.where(rng.random((channels, 3, 3, channels)) < 0.5, -1.0, 1.0)
@@ -363,14 +365,21 @@ def test_bconv2d_residual_block(isa, channels, size, pad_values, clamp, in_place
     residual = rng.normal(size=conv.shape).astype(np.float32)
     residual[..., ::7] = 0.0  # exact zeros make ties of the Quantize bit likely
     expected = ((np.clip(conv, lo, hi).astype(np.float32) * mult).astype(np.float32) + bias) + residual
+    tail = {"relu": [("clamp", 0.0, np.inf)], "relu6": [("clamp", 0.0, 6.0)]}.get(after, [])
+    if tail:
+        expected = np.minimum(np.maximum(expected, np.float32(tail[0][1])), np.float32(tail[0][2]))
     for threads in (1, 2):
         buffer = residual.copy()
-        y, bits = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME",
-                            pad_values=pad_values, clamp=(lo, hi), multiplier=mult, bias=bias,
-                            post_ops=[("add_tensor", buffer)], quantize=True, threads=threads, in_place=in_place)
+        result = K.bconv2d(ref_bitpack(x), ref_bitpack(w), channels_in=channels, padding="SAME",
+                           pad_values=pad_values, clamp=(lo, hi), multiplier=mult, bias=bias,
+                           post_ops=[("add_tensor", buffer)] + tail, quantize=after == "quantize", threads=threads,
+                           in_place=in_place)
+        y, bits = result if after == "quantize" else (result, None)
         np.testing.assert_array_equal(y.view(np.uint32), expected.view(np.uint32))
         if in_place:
             assert y is buffer or np.shares_memory(y, buffer)
+        if bits is None:
+            continue
         np.testing.assert_array_equal(bits, ref_bitpack(expected))
 
 

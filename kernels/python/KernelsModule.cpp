@@ -152,11 +152,11 @@ py::object bconv2d(Array<int32_t> input, Array<int32_t> filter, int64_t channels
       o.bits = bits.mutable_data();
     }
   }
-  // in_place: the float result overwrites the (one) residual's own array, as the delegate runs a
-  // Bconv2d whose ADD reads a tensor nothing else needs, and that array is returned.
+  // in_place: the float result overwrites the residual's own array (the first post op), as the
+  // delegate runs a Bconv2d whose ADD reads a tensor nothing else needs, and that array is returned.
   if (inPlace) {
-    if (ops.size() != 1 || ops[0].kind != PostOp::Kind::kAddTensor || !writeFloat)
-      throw py::value_error("in_place needs one add_tensor post op and the float result");
+    if (ops.empty() || ops[0].kind != PostOp::Kind::kAddTensor || !writeFloat)
+      throw py::value_error("in_place needs add_tensor as the first post op and the float result");
     py::handle given = py::reinterpret_borrow<py::tuple>(postOps[0])[1];
     if (given.ptr() != opArrays[0].ptr() || !opArrays[0].writeable())
       throw py::value_error("in_place needs the residual as a writeable C-contiguous float32 array");

@@ -62,11 +62,12 @@ constexpr int kWide = 64;  // output channels per filter block (4 zmm of 16 x 32
 // the halved bounds are exact floats, and both products are the one real number clamp(conv) *
 // multiplier, rounded once): 3 vector operations per 16 channels before the post ops instead
 // of 5, plus one per bound that can bind (QuickNet's ReLU on the conv: one).
-// kHalfResidualBits: kHalfFused's most common chain written out, branch-free, for whole blocks
-// with the bits at a word boundary: a residual ADD and the fused Quantize, the float sum
-// written (QuickNet's blocks; the clamp on conv / 2 is applied at both bounds, which are no-ops
-// where they cannot bind).
-enum class Epilogue { kFloat, kBits, kFused, kCounts, kHalfFloat, kHalfFused, kHalfResidualBits };
+// kHalfResidualBits / kHalfResidual: kHalfFused's most common chains written out for whole
+// blocks: a residual ADD and the fused Quantize (bits at a word boundary), the float sum
+// written (QuickNet's blocks), or a residual ADD, optionally a ReLU-family clamp, the float sum
+// (the last block of a QuickNet section); the clamp on conv / 2 is applied at both bounds,
+// which are no-ops where they cannot bind.
+enum class Epilogue { kFloat, kBits, kFused, kCounts, kHalfFloat, kHalfFused, kHalfResidualBits, kHalfResidual };
 enum class Source { kRow, kPointers };
 
 // Where a call's results go. The call covers `tiles` consecutive tiles (more than one only for
@@ -253,14 +254,18 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
         }
       }
     }
-  } else if (kEpilogue == Epilogue::kHalfResidualBits) {
+  } else if (kEpilogue == Epilogue::kHalfResidualBits || kEpilogue == Epilogue::kHalfResidual) {
+    constexpr bool kQuantize = kEpilogue == Epilogue::kHalfResidualBits;
     const float *mult2 = to.mult + c, *bias = to.bias + c;  // to.mult: twice the multipliers
     asm("" : "+r"(mult2), "+r"(bias));  // as in the float epilogue
     const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
     const int64_t stride = to.outStride, bitsStride = to.bitsStride;
     float *const out = static_cast<float *>(to.out) + px0 * stride + c;
     const float *const residual = to.ops[0].values + to.residualOffset + px0 * stride + c;
-    uint32_t *const words = to.bits + px0 * bitsStride + 2 * b;
+    uint32_t *const words = kQuantize ? to.bits + px0 * bitsStride + 2 * b : nullptr;
+    const bool clampAfter = !kQuantize && to.opCount == 2;  // [residual ADD, clamp] (runWide)
+    const __m512 afterLo = _mm512_set1_ps(clampAfter ? to.ops[1].lo : 0.0f);
+    const __m512 afterHi = _mm512_set1_ps(clampAfter ? to.ops[1].hi : 0.0f);
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < kMR; ++i) {
@@ -270,11 +275,14 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
         __m512 r = _mm512_min_ps(_mm512_max_ps(_mm512_cvtepi32_ps(sums[i][h]), loHalf), hiHalf);
         r = _mm512_add_ps(_mm512_mul_ps(r, _mm512_loadu_ps(mult2 + 16 * h)), _mm512_loadu_ps(bias + 16 * h));
         r = _mm512_add_ps(r, _mm512_loadu_ps(residual + i * stride + 16 * h));
+        if (clampAfter) r = _mm512_min_ps(_mm512_max_ps(r, afterLo), afterHi);  // as applyPostOps16
         _mm512_storeu_ps(out + i * stride + 16 * h, r);
-        k[h] = _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ);
+        if (kQuantize) k[h] = _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ);
       }
-      const uint64_t bits = joinMasks(k);
-      std::memcpy(words + i * bitsStride, &bits, sizeof bits);  // channels 64 b .. 64 b + 63
+      if (kQuantize) {
+        const uint64_t bits = joinMasks(k);
+        std::memcpy(words + i * bitsStride, &bits, sizeof bits);  // channels 64 b .. 64 b + 63
+      }
     }
   } else if (kEpilogue == Epilogue::kFloat) {
     // The clamp vectors are made here: hoisted out of the tile loop they would hold two of the
@@ -436,7 +444,7 @@ __attribute__((noinline)) void tile(const TileInput &in, const uint32_t *w0, int
     for (int64_t b = 0; b < blocks; ++b, w += blockWords) {
       __m512i sums[kMR][NV];
       constexpr bool kHalf = kEpilogue == Epilogue::kHalfFloat || kEpilogue == Epilogue::kHalfFused ||
-                             kEpilogue == Epilogue::kHalfResidualBits;
+                             kEpilogue == Epilogue::kHalfResidualBits || kEpilogue == Epilogue::kHalfResidual;
       static_assert(!kHalf || kSource == Source::kRow, "the halved passes: row tiles");
       if (kHalf) {  // classBase / 2 of each pixel's class (one class row, or one per pixel)
         const int64_t c = kWide * b;
@@ -537,8 +545,12 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
                             : o.type == OutputType::kBitpacked ? Epilogue::kBits
                                                                : Epilogue::kCounts;
   const Epilogue rowEpilogue = !halved ? epilogue : plainFloat ? Epilogue::kHalfFloat : Epilogue::kHalfFused;
-  // kHalfFused's residual-ADD-and-Quantize chain, for calls of whole blocks at a word boundary.
+  // kHalfFused's residual chains, for calls of whole blocks: ADD and the Quantize (at a word
+  // boundary), or ADD and an optional clamp.
   const bool residualBits = o.postOpCount == 1 && o.postOps[0].kind == PostOp::Kind::kAddTensor && o.bits &&
+                            o.writeFloat && out;
+  const bool residualOnly = o.postOpCount >= 1 && o.postOpCount <= 2 && o.postOps[0].kind == PostOp::Kind::kAddTensor &&
+                            (o.postOpCount == 1 || o.postOps[1].kind == PostOp::Kind::kClamp) && !o.bits &&
                             o.writeFloat && out;
   const int32_t *classRows = epilogue == Epilogue::kBits ? plan.classHalfDelta.data() : plan.classBase.data();
   // Per group: the whole blocks, then a partial last block.
@@ -607,8 +619,10 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const int64_t blocks = epilogue == Epilogue::kCounts || !whole ? 1 : wholeBlocks;
         to.lanes = lanes;
         Epilogue e = row ? rowEpilogue : epilogue;
-        if (e == Epilogue::kHalfFused && residualBits && lanes == kWide && c0 % 32 == 0) e = Epilogue::kHalfResidualBits;
-        const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused || e == Epilogue::kHalfResidualBits;
+        if (e == Epilogue::kHalfFused && lanes == kWide && residualBits && c0 % 32 == 0) e = Epilogue::kHalfResidualBits;
+        if (e == Epilogue::kHalfFused && lanes == kWide && residualOnly) e = Epilogue::kHalfResidual;
+        const bool half = e == Epilogue::kHalfFloat || e == Epilogue::kHalfFused || e == Epilogue::kHalfResidualBits ||
+                          e == Epilogue::kHalfResidual;
         to.mult = (half ? twice.data() : ctx.mult) + c0, to.bias = ctx.bias + c0, to.threshold = o.threshold ? o.threshold + c0 : nullptr;
         to.bitShift = static_cast<int>(c0 % 32);
         to.channel0 = c0;
@@ -623,6 +637,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
         const TileFn fn = e == Epilogue::kHalfFloat          ? halfFn<Epilogue::kHalfFloat>(oneClass, nv)
                           : e == Epilogue::kHalfFused        ? halfFn<Epilogue::kHalfFused>(oneClass, nv)
                           : e == Epilogue::kHalfResidualBits ? halfFn<Epilogue::kHalfResidualBits>(oneClass, nv)
+                          : e == Epilogue::kHalfResidual     ? halfFn<Epilogue::kHalfResidual>(oneClass, nv)
                           : e == Epilogue::kFloat     ? tileFn<Epilogue::kFloat>(row, oneClass, nv)
                           : e == Epilogue::kBits      ? tileFn<Epilogue::kBits>(row, oneClass, nv)
                           : e == Epilogue::kFused     ? tileFn<Epilogue::kFused>(row, oneClass, nv)
