@@ -54,8 +54,10 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
     }
   skippedBegin[image] = static_cast<int32_t>(skipped.size());
   // Padded geometry: the last output pixel's last tap sets the extent below and to the right.
-  paddedHeight = std::max(s.padTop + s.inHeight, (s.outHeight - 1) * s.strideHeight + (s.filterHeight - 1) * s.dilationHeight + 1);
-  paddedWidth = std::max(s.padLeft + s.inWidth, (s.outWidth - 1) * s.strideWidth + (s.filterWidth - 1) * s.dilationWidth + 1);
+  paddedHeight = std::max(s.padTop + s.inHeight,
+                          (s.outHeight - 1) * s.strideHeight + (s.filterHeight - 1) * s.dilationHeight + 1);
+  paddedWidth = std::max(s.padLeft + s.inWidth,
+                         (s.outWidth - 1) * s.strideWidth + (s.filterWidth - 1) * s.dilationWidth + 1);
   needsPadding = std::find(offsets.begin(), offsets.end(), -1) != offsets.end();
   if (!needsPadding) paddedHeight = s.inHeight, paddedWidth = s.inWidth;  // the input as it is (VALID, 1x1)
   const int64_t top = needsPadding ? s.padTop : 0, left = needsPadding ? s.padLeft : 0;
@@ -63,11 +65,15 @@ Bconv2dPlan::Bconv2dPlan(const Bconv2dShape &s, const int32_t *filter) : shape(s
   pixelBase.resize(image);
   for (int64_t oy = 0, q = 0; oy < s.outHeight; ++oy)
     for (int64_t ox = 0; ox < s.outWidth; ++ox, ++q)
-      pixelBase[q] = ((oy * s.strideHeight - s.padTop + top) * paddedWidth + ox * s.strideWidth - s.padLeft + left) * s.wordsIn;
+      pixelBase[q] =
+          ((oy * s.strideHeight - s.padTop + top) * paddedWidth + ox * s.strideWidth - s.padLeft + left) * s.wordsIn;
   tapStep.resize(taps);
   for (int64_t ky = 0; ky < s.filterHeight; ++ky)
     for (int64_t kx = 0; kx < s.filterWidth; ++kx)
       tapStep[ky * s.filterWidth + kx] = (ky * s.dilationHeight * paddedWidth + kx * s.dilationWidth) * s.wordsIn;
+  depthIndex.resize(taps * s.wordsPerGroup);
+  for (int64_t t = 0, q = 0; t < taps; ++t)
+    for (int64_t k = 0; k < s.wordsPerGroup; ++k, ++q) depthIndex[q] = tapStep[t] + k;
   // Border classes: the distinct sets of zero-padding taps (class 0: none).
   pixelClass.assign(image, 0);
   classSkipBegin.assign(1, 0);

@@ -20,11 +20,11 @@
 // that pixel q reads tap t at word pixelBase[q] + tapStep[t]: no padding taps and no per-tap
 // pointers. Per tile of 6 consecutive output pixels:
 //   - "row" tiles (the 6 pixels in one image, in any rows): 6 pixel pointers for the tile and
-//     one flat loop over the taps' depth words with an index per step (tapStep[t] + k, a table
-//     made once per call), the word addressed as pointer + index (every tile but the last of an
+//     one flat loop over the taps' depth words with an index per step (Bconv2dPlan::depthIndex,
+//     tapStep[t] + k), the word addressed as pointer + index (every tile but the last of an
 //     image; the flat loop saved 2-4 % of QuickNet's fused blocks against a loop per tap);
 //   - the last, short tile of an image and tiles across two images: per-pixel pointers per tap
-//     (setupPaddedTile; a short tile repeats its last pixel).
+//     (made in runWide from pixelBase and tapStep; a short tile skips its missing pixels).
 // The zero-padding correction is a class row per pixel (Bconv2dPlan::classBase): tiles whose 6
 // pixels share one class (every tile of a VALID or one-padded layer, most tiles of a
 // zero-padded one) read one row, the others one per pixel (the halved passes start each pixel's
@@ -101,13 +101,14 @@ struct TileOutput {
 };
 
 // Where a call's input words come from. Row source: `image` = the padded image's words,
-// pixel i of the call at pixelBase[i] (pixelBase at the call's first pixel), tap t at
-// + tapStep[t]. Pointer source: x[t * kMR + i]. groupOffset: the group's first word.
+// pixel i of the call at pixelBase[i] (pixelBase at the call's first pixel), word k of tap t
+// at + depthIndex[t * words32 + k]. Pointer source: x[t * kMR + i]. groupOffset: the group's
+// first word.
 struct TileInput {
   const uint32_t *const *x;
   const uint32_t *image;
-  const int64_t *pixelBase, *tapStep;
-  const int64_t *depthIndex;  // row source: [taps * words32] tapStep[t] + k, one flat loop
+  const int64_t *pixelBase;
+  const int64_t *depthIndex;  // row source: Bconv2dPlan::depthIndex, one flat loop
   int64_t taps, groupOffset, words32;
 };
 
@@ -565,12 +566,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   to.ops = o.postOps, to.opCount = o.postOpCount, to.writeFloat = o.writeFloat && out;
   to.outStride = epilogue == Epilogue::kBits ? outWords : s.channelsOut, to.bitsStride = outWords;
   TileInput in;
-  in.x = x, in.tapStep = plan.tapStep.data(), in.taps = ctx.taps, in.words32 = s.wordsPerGroup;
-  thread_local std::vector<int64_t> depthIndex;
-  depthIndex.resize(ctx.taps * s.wordsPerGroup);
-  for (int64_t t = 0, q = 0; t < ctx.taps; ++t)
-    for (int64_t k = 0; k < s.wordsPerGroup; ++k, ++q) depthIndex[q] = plan.tapStep[t] + k;
-  in.depthIndex = depthIndex.data();
+  in.x = x, in.depthIndex = plan.depthIndex.data(), in.taps = ctx.taps, in.words32 = s.wordsPerGroup;
   const int32_t *pixelClass = plan.pixelClass.data();
   // The class shared by pixels [q, q + kMR) of one image, or -1.
   auto tileClass = [&](int64_t q) {

@@ -169,6 +169,7 @@ struct Bconv2dPlan {
   bool needsPadding = false;
   std::vector<int64_t> pixelBase;      // [outHeight*outWidth]: tap 0's word in the padded image
   std::vector<int64_t> tapStep;        // [taps]: tap t's words from tap 0
+  std::vector<int64_t> depthIndex;     // [taps * wordsPerGroup]: tapStep[t] + k, word k of tap t
   void padInput(const int32_t *input, uint32_t *padded) const;
   std::vector<int32_t> tapPopcount;    // [channelsOut][taps] popcount of the filter tap
   std::vector<uint32_t> zeros;         // wordsIn zero words: what padding taps read
