@@ -6,7 +6,7 @@ runs (the runtimes take turns, run by run), in one process for
 and the ratios against our delegate. Figures only: nothing is asserted.
 
     lce-benchmark converted.tflite [--float plain.tflite] [--threads 1[,2,...]] [--runs 20] [--consecutive]
-                  [--profile] [--json out.json] [--csv out.csv] [--plot profile.png]
+                  [--profile] [--bounds] [--json out.json] [--csv out.csv] [--plot profile.png]
 
 Our delegate also runs with its fused epilogues off (`Interpreter(fuse=False)`: the float ops
 after each Bconv2d run in TFLite/XNNPACK), and, when --threads lists more than one count, at
@@ -22,6 +22,15 @@ per-op times exceeds the full model's time; it is printed next to it. For our de
 time of every Lce node measured inside the full model (LCE_DELEGATE_PROFILE, no copies; mean
 over the runs) is printed as well. Each profile row names the layer: the TFLite name of the
 op's output tensor (TensorFlow puts the Keras layer's name scope there).
+
+`--bounds` prints what the model's time is made of and what bounds it on this machine: for each
+thread count, the full model's median time split into our delegate's nodes and the rest (the
+ops TFLite/XNNPACK runs, TFLite's invoke, the input and output copies), measured in the same
+invokes (the delegate's profile on); the binary MACs of our Bconv2d nodes and their time at this
+core's XOR + popcount vector peak (a register-resident loop, measured in the same run); and from
+these the floor of the model with every binary conv at that peak and the rest as measured (so
+the largest possible ratio against TFLite float), and the largest possible speed-up of each
+further thread count with our nodes scaling perfectly.
 
 `--json` / `--csv` write the figures (and the profile) in machine-readable form, `--plot` draws
 the per-layer times of each runtime (it implies --profile; needs matplotlib:
@@ -264,6 +273,96 @@ def _delegate_node_times(model_bytes, x, threads, runs):
     return out
 
 
+def _profile_lib():
+    import ctypes
+    from .interpreter import delegate_path
+    lib = ctypes.CDLL(delegate_path())
+    lib.lce_delegate_profile_entry.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_int),
+                                               ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_double),
+                                               ctypes.POINTER(ctypes.c_int64)]
+    lib.lce_delegate_profile_entry_macs.restype = ctypes.c_int64
+    lib.lce_delegate_profile_entry_macs.argtypes = [ctypes.c_int]
+    lib.lce_delegate_vector_peak.restype = ctypes.c_double
+    lib.lce_delegate_vector_peak.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+    return lib
+
+
+def _split_ms(lib, model_bytes, x, threads, runs):
+    """Medians over `runs` invokes (predict) of the full model: (whole ms, our nodes' ms, the rest
+    ms), each invoke's own split (the delegate's profile on, reset before each); and the binary
+    MACs of our nodes per invoke."""
+    import ctypes
+    from .interpreter import Interpreter
+    ours = Interpreter(model_bytes, num_threads=threads)
+    for _ in range(2):
+        ours.predict(x)
+    whole, inside, rest, macs = [], [], [], 0
+    seconds, calls = ctypes.c_double(), ctypes.c_int64()
+    lib.lce_delegate_profile_enable(1)
+    try:
+        for _ in range(runs):
+            lib.lce_delegate_profile_reset()
+            start = time.perf_counter()
+            ours.predict(x)
+            ms = (time.perf_counter() - start) * 1e3
+            nodes, macs = 0.0, 0
+            for i in range(max(0, lib.lce_delegate_profile_entry(-1, None, None, None, None))):
+                lib.lce_delegate_profile_entry(i, None, None, ctypes.byref(seconds), ctypes.byref(calls))
+                nodes += seconds.value * 1e3
+                macs += lib.lce_delegate_profile_entry_macs(i) * calls.value
+            whole.append(ms), inside.append(nodes), rest.append(ms - nodes)
+    finally:
+        lib.lce_delegate_profile_enable(0)
+        lib.lce_delegate_profile_reset()
+    return (statistics.median(whole), statistics.median(inside), statistics.median(rest)), macs
+
+
+def _bounds(model_bytes, x, counts, runs, float_ms):
+    """--bounds: prints the split of the model's time per thread count and the bounds that follow
+    from this core's vector peak; returns them for the JSON report."""
+    import ctypes
+    lib = _profile_lib()
+    name = ctypes.c_char_p()
+    splits, macs = {}, 0
+    for t in counts:
+        splits[t], macs = _split_ms(lib, model_bytes, x, t, runs)
+    peak = lib.lce_delegate_vector_peak(31, ctypes.byref(name))  # after the runs: the same moment of the host
+    peak_name = name.value.decode() if name.value else ""
+    one = counts[0]
+    whole1, ours1, rest1 = splits[one]
+    out = {"peak_binary_macs_per_s": peak, "peak_loop": peak_name, "binary_macs": macs,
+           "threads": {str(t): {"model_ms": w, "our_nodes_ms": o, "rest_ms": r} for t, (w, o, r) in splits.items()}}
+    print("\nbounds (median of %d invokes per thread count, the delegate's profile on):" % runs)
+    for t in counts:
+        w, o, r = splits[t]
+        if t == one:
+            print("  %d thread(s): model %.3f ms: our nodes %.3f, the rest %.3f (TFLite's ops and invoke, the copies)"
+                  % (t, w, o, r))
+        else:
+            best = whole1 / (r + ours1 * one / t)
+            out["threads"][str(t)]["max_speedup"] = best
+            print("  %d threads: model %.3f ms (%.2fx): our nodes %.3f (%.2fx), the rest %.3f (%.2fx)"
+                  % (t, w, whole1 / w, o, ours1 / o, r, rest1 / r))
+            print("    our nodes %gx as fast as on %d thread(s), the rest as measured: at most %.2fx"
+                  % (t / one, one, best))
+    if macs > 0 and peak > 0:
+        at_peak = macs / peak * 1e3 / one  # the peak of `one` cores
+        floor = rest1 + at_peak
+        out.update({"binary_ms_at_peak": at_peak, "floor_ms": floor, "our_nodes_of_peak": at_peak / ours1})
+        print("  our Bconv2d nodes: %.3g binary MACs per invoke, %.3f ms at this core's vector peak (%s, %.3g binary "
+              "MAC/s%s): our nodes at %.0f %% of it" % (macs, at_peak, peak_name, peak,
+                                                        "" if one == 1 else ", times %d threads" % one,
+                                                        100 * at_peak / ours1))
+        line = "  every binary conv at the peak, the rest as measured: %.3f ms" % floor
+        if float_ms:
+            out["max_ratio_float"] = float_ms / floor
+            line += ", at most %.1fx TFLite float (%.2f ms, above)" % (float_ms / floor, float_ms)
+        print(line)
+    elif macs == 0:
+        print("  (no Bconv2d node of ours ran: no binary MACs to bound)")
+    return out
+
+
 def _print_profile(title, rows, runtimes, labels, totals, extra=None):
     print("\n%s: per-op profile, median ms of set inputs + invoke + read outputs of each op alone" % title)
     header = "  %4s %-22s %-18s" % ("op", "operator", "output shape") + "".join("%12s" % labels[r] for r in runtimes)
@@ -304,6 +403,9 @@ def _parser():
                         help="threads of every runtime; a list (1,2) also times our delegate at the further counts")
     parser.add_argument("--runs", type=int, default=20, help="timed runs per runtime (at least 1)")
     parser.add_argument("--profile", action="store_true", help="also time every operator alone (see above)")
+    parser.add_argument("--bounds", action="store_true",
+                        help="also split the model's time into our nodes and the rest, and print the bounds "
+                             "that follow from this core's peak (see above)")
     parser.add_argument("--consecutive", action="store_true",
                         help="each runtime does all its runs in a row (warm caches) instead of taking turns")
     parser.add_argument("--json", metavar="PATH", help="write the figures (and the profile) as JSON")
@@ -417,6 +519,9 @@ def _run(args):
               "results": [{"runtime": name.strip(), "median_ms": median, "min_ms": best, "ratio": median / ours_ms}
                           for name, (median, best) in results],
               "profile": {}}
+    if args.bounds:
+        float_ms = next((median for name, (median, _) in results if name.startswith("TFLite float")), None)
+        report["bounds"] = _bounds(model, x, counts, args.runs, float_ms)
     if args.profile:
         totals = {"ours": ours_ms}
         labels = {"ours": "ours", "lce": "LCE dflt", "lce_indirect": "LCE indir", "float": "TFLite flt"}

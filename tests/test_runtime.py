@@ -185,6 +185,51 @@ def test_benchmark_profile_runs(tmp_path, capsys):
     assert "failed" not in out
 
 
+def test_benchmark_bounds(tmp_path, capsys):
+    """lce-benchmark --bounds: the model's time split into our nodes and the rest per thread
+    count, the binary MACs our nodes ran (the delegate's count, against the model's Bconv2d
+    shapes), this core's vector peak, and the bounds made of them."""
+    import json
+    import tensorflow as tf
+    from flatbuffers import flexbuffers
+    from lce_convert import benchmark
+    model, model_bytes = converted("quicknet_like", True)
+    path, plain_path, js = tmp_path / "m.tflite", tmp_path / "plain.tflite", tmp_path / "b.json"
+    path.write_bytes(model_bytes)
+    plain_path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    assert benchmark.main([str(path), "--float", str(plain_path), "--threads", "1,2", "--runs", "3", "--bounds",
+                           "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    # The model's binary MACs at batch 1: output elements x taps x input channels (no groups here)
+    model_t = benchmark._model_t(model_bytes)
+    sg = model_t.subgraphs[0]
+    expected = 0
+    for op in sg.operators:
+        if benchmark._op_name(model_t, op) != "LceBconv2d":
+            continue
+        channels_in = flexbuffers.Loads(bytes(op.customOptions))["channels_in"]
+        filt = sg.tensors[op.inputs[1]]
+        assert filt.shape[3] in (channels_in, -(-channels_in // 32))  # float or bitpacked, one group
+        expected += int(np.prod(sg.tensors[op.outputs[0]].shape)) * filt.shape[1] * filt.shape[2] * channels_in
+    assert expected > 0
+    bounds = json.loads(js.read_text())["bounds"]
+    assert bounds["binary_macs"] == expected
+    assert bounds["peak_binary_macs_per_s"] > 0 and bounds["peak_loop"]
+    assert bounds["binary_ms_at_peak"] == pytest.approx(expected / bounds["peak_binary_macs_per_s"] * 1e3)
+    one, two = bounds["threads"]["1"], bounds["threads"]["2"]
+    for split in (one, two):
+        assert split["model_ms"] > 0 and split["our_nodes_ms"] > 0 and split["rest_ms"] > 0
+    assert bounds["floor_ms"] == pytest.approx(one["rest_ms"] + bounds["binary_ms_at_peak"])
+    assert two["max_speedup"] == pytest.approx(one["model_ms"] / (two["rest_ms"] + one["our_nodes_ms"] / 2))
+    assert bounds["max_ratio_float"] > 0
+    assert re.search(r"1 thread\(s\): model \d+\.\d{3} ms: our nodes \d+\.\d{3}, the rest \d+\.\d{3}", out)
+    assert re.search(r"2 threads: .*\n    our nodes 2x as fast as on 1 thread\(s\), the rest as measured: at most "
+                     r"\d+\.\d\dx", out)
+    assert "%.3g binary MACs per invoke" % expected in out
+    assert re.search(r"every binary conv at the peak, the rest as measured: \d+\.\d{3} ms, at most \d+\.\dx "
+                     r"TFLite float", out)
+
+
 def test_delegate_num_threads_option():
     """The delegate's `num_threads` option sets the Lce ops' threads apart from the
     interpreter's: results identical; anything but an integer in 1..256 is refused."""

@@ -46,6 +46,7 @@
 
 #include "flexbuffer_map.h"
 #include "lce_kernels/kernels.h"
+#include "lce_kernels/peak.h"
 #include "lce_kernels/semantics.h"
 #include "lce_kernels/thread_pool.h"
 #include "node_checks.h"
@@ -143,6 +144,7 @@ struct ProfileEntry {
   const char *op;
   double seconds = 0;
   int64_t calls = 0;
+  int64_t binaryMacs = 0;  // per call (a Bconv2d's; 0 for the other ops)
 };
 
 struct Profile {
@@ -154,14 +156,14 @@ struct Profile {
     static Profile profile;
     return profile;
   }
-  void add(const void *partition, int node, const char *op, double seconds) {
+  void add(const void *partition, int node, const char *op, double seconds, int64_t binaryMacs) {
     std::lock_guard<std::mutex> lock(mutex);
     for (ProfileEntry &e : entries)
       if (e.partition == partition && e.node == node) {
-        e.seconds += seconds, ++e.calls;
+        e.seconds += seconds, ++e.calls, e.binaryMacs = binaryMacs;
         return;
       }
-    entries.push_back({partition, node, op, seconds, 1});
+    entries.push_back({partition, node, op, seconds, 1, binaryMacs});
   }
 };
 
@@ -917,8 +919,10 @@ TfLiteStatus kernelInvoke(TfLiteContext *ctx, TfLiteNode *node) {
     const char *name = op.label ? op.label : opName(op.kind);
     if (p->reference && op.kind == OpKind::kBconv2d)  // the profile says which kernel ran
       name = internName(std::string(name) + " (reference kernel)");
+    const lce_kernels::Bconv2dShape &b = op.bconv;
+    const int64_t macs = op.kind == OpKind::kBconv2d ? b.batch * b.outHeight * b.outWidth * b.channelsOut * b.K : 0;
     profile.add(p, op.nodeIndex, name,
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), macs);
   }
   return kTfLiteOk;
 }
@@ -1149,6 +1153,26 @@ __attribute__((visibility("default"))) int lce_delegate_profile_entry(int i, int
   if (seconds) *seconds = e.seconds;
   if (calls) *calls = e.calls;
   return count;
+}
+
+// Entry i's binary MACs per call (a Bconv2d's output elements times its K; 0 for the other ops),
+// or -1 for an index out of range.
+__attribute__((visibility("default"))) int64_t lce_delegate_profile_entry_macs(int i) {
+  Profile &profile = Profile::instance();
+  std::lock_guard<std::mutex> lock(profile.mutex);
+  if (i < 0 || i >= static_cast<int>(profile.entries.size())) return -1;
+  return profile.entries[i].binaryMacs;
+}
+
+// This core's XOR + popcount vector peak (lce_kernels/peak.h), binary MAC/s: the median of
+// `rounds` timings (about 0.2 ms each) in the calling thread; *name (if not null) the loop's
+// name. 0 where there is no vector path.
+__attribute__((visibility("default"))) double lce_delegate_vector_peak(int rounds, const char **name) {
+  std::vector<double> rates;
+  for (int r = 0; r < std::max(1, rounds); ++r) rates.push_back(lce_kernels::measurePeaks(r + 1).vector);
+  std::sort(rates.begin(), rates.end());
+  if (name) *name = lce_kernels::vectorPeakName();
+  return rates[rates.size() / 2];
 }
 
 }  // extern "C"
