@@ -55,7 +55,7 @@ for case in manifest:
         from lce_convert import benchmark
         path = os.path.join(out_dir, "benchmark.json")
         with contextlib.redirect_stdout(io.StringIO()) as text:
-            code = benchmark.main([os.path.join(work, case["benchmark"]), "--runs", "3", "--json", path])
+            code = benchmark.main([os.path.join(work, case["benchmark"]), "--runs", "3", "--bounds", "--json", path])
         with open(path) as f:
             entry.update(exit=code, report=json.load(f), text=text.getvalue())
         continue
@@ -280,6 +280,14 @@ def test_benchmark_runs(results):
         rows = {row["runtime"]: row for row in entry["report"]["results"]}
         assert rows["lce_convert delegate"]["median_ms"] > 0, (result["tag"], entry["text"])
         assert "lce_convert delegate" in entry["text"], entry["text"]
+        bounds = entry["report"]["bounds"]  # --bounds: the vector peak loop of the machine
+        assert bounds["peak_binary_macs_per_s"] > 0, (result["tag"], entry["text"])
+        assert bounds["floor_ms"] > 0 and "every binary conv at the peak" in entry["text"], entry["text"]
+    macs = [r["cases"]["benchmark"]["report"]["bounds"]["binary_macs"] for r in (x86, arms["default"])]
+    assert macs[0] == macs[1] > 0, macs  # the same model's binary MACs, counted by each delegate
+    assert x86["cases"]["benchmark"]["report"]["bounds"]["peak_loop"] in ("AVX-512 XOR+VPOPCNTQ",
+                                                                         "AVX2 XOR+vpshufb popcnt")
+    assert arms["default"]["cases"]["benchmark"]["report"]["bounds"]["peak_loop"] == "NEON EOR+CNT+ADDP/UADALP"
 
 
 @pytest.mark.parametrize("isa", ISAS)
