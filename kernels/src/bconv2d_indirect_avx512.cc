@@ -87,6 +87,7 @@ struct TileOutput {
   const int32_t *threshold;
   int32_t lo, hi, K;
   bool clampLow, clampHigh;       // float: whether lo / hi can bind (lo > -K, hi < K)
+  bool intClamp;                  // the halved passes: every bound that can bind is even (halfClamp)
   int32_t *acc;                   // kCounts
   // kFused: the post ops (PostOp), the first pixel's offset (pixel * channelsOut) in a
   // residual tensor at the first channel, whether the float result is written, and the fused
@@ -149,9 +150,35 @@ __attribute__((always_inline)) inline __m512 halfConv(__m512i a, bool clampLow, 
   return v;
 }
 
+// The halved passes' clamp in int32 where it is exact: conv / 2 is an integer, so clamping it
+// to lo / 2 and hi / 2 gives the float clamp's value when every bound that can bind is even
+// (`intClamp`; a bound that cannot bind leaves conv / 2 as it is either way: C++ division
+// truncates toward zero, which is ceil(lo / 2) for lo <= -K and floor(hi / 2) for hi >= K, and
+// conv / 2 lies between them). Integer min/max issue on all 4 vector pipes of Zen 5, the float
+// ones on 2, which the output pass's conversions, multiplies and adds use as well.
+struct HalfClamp {
+  bool intClamp, clampLow, clampHigh;
+  __m512i loI, hiI;
+  __m512 loHalf, hiHalf;
+};
+__attribute__((always_inline)) inline HalfClamp halfClamp(const TileOutput &to) {
+  int32_t loV = to.lo / 2, hiV = to.hi / 2;
+  asm("" : "+r"(loV), "+r"(hiV));  // made in the output pass, as halfBound
+  return {to.intClamp, to.clampLow, to.clampHigh, _mm512_set1_epi32(loV), _mm512_set1_epi32(hiV), halfBound(to.lo),
+          halfBound(to.hi)};
+}
+// float(clamp(conv / 2, lo / 2, hi / 2)), as halfConv, the clamp in int32 where exact (both bounds
+// then: a no-op where one cannot bind).
+__attribute__((always_inline)) inline __m512 halfConvClamped(__m512i a, const HalfClamp &k) {
+  if (k.intClamp) return _mm512_cvtepi32_ps(_mm512_max_epi32(_mm512_min_epi32(a, k.hiI), k.loI));
+  return halfConv(a, k.clampLow, k.clampHigh, k.loHalf, k.hiHalf);
+}
+
 // The 64 bits of up to 4 masks of 16 channels, mask h at bit 16 h: 4 masks are joined in the
 // mask registers and moved out once (a move per mask and the shifts cost the bitpacked and
-// fused passes 2-3 % at 56x56x64).
+// fused passes 2-3 % at 56x56x64, where the pixels are the outer loop; the residual passes,
+// halves outer, move each mask out instead and gain more by loading the per-channel vectors
+// once per half).
 template <int N>
 __attribute__((always_inline)) inline uint64_t joinMasks(const __mmask16 (&k)[N]) {
   if constexpr (N == 4) {
@@ -231,37 +258,35 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
 #pragma GCC unroll 8
       for (int h = 0; h < kHalves; ++h) _mm512_store_si512(to.acc + i * kWide + 16 * h, sums[i][h]);
   } else if (kEpilogue == Epilogue::kHalfFloat) {
+    // Halves outer, pixels inner: a half's multipliers and biases are loaded once for the 6
+    // pixels (zmm loads issue about once a cycle here, and 48 per tile were the pass's largest
+    // cost).
     const float *mult2 = to.mult + c, *bias = to.bias + c;  // to.mult: twice the multipliers
     asm("" : "+r"(mult2), "+r"(bias));  // as in the float epilogue
-    const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
-    const bool clampLow = to.clampLow, clampHigh = to.clampHigh;
+    const HalfClamp clamp = halfClamp(to);
     const int64_t stride = to.outStride;
     float *const out = static_cast<float *>(to.out) + px0 * stride + c;
 #pragma GCC unroll 8
-    for (int i = 0; i < kMR; ++i) {
-      if (i >= valid) continue;
-      float *y = out + i * stride;
+    for (int h = 0; h < kHalves; ++h) {
+      const __mmask16 m = wholeBlock ? __mmask16(0xffff) : laneMask(to.lanes - 16 * h);
+      __m512 m2 = wholeBlock ? _mm512_loadu_ps(mult2 + 16 * h) : _mm512_maskz_loadu_ps(m, mult2 + 16 * h);
+      __m512 b0 = wholeBlock ? _mm512_loadu_ps(bias + 16 * h) : _mm512_maskz_loadu_ps(m, bias + 16 * h);
+      asm("" : "+v"(m2), "+v"(b0));  // in registers, not folded into every pixel's arithmetic
 #pragma GCC unroll 8
-      for (int h = 0; h < kHalves; ++h) {
-        if (wholeBlock) {
-          const __m512 scaled =
-              _mm512_mul_ps(halfConv(sums[i][h], clampLow, clampHigh, loHalf, hiHalf), _mm512_loadu_ps(mult2 + 16 * h));
-          _mm512_storeu_ps(y + 16 * h, _mm512_add_ps(scaled, _mm512_loadu_ps(bias + 16 * h)));
-        } else {
-          const __mmask16 m = laneMask(to.lanes - 16 * h);
-          const __m512 scaled = _mm512_mul_ps(halfConv(sums[i][h], clampLow, clampHigh, loHalf, hiHalf),
-                                              _mm512_maskz_loadu_ps(m, mult2 + 16 * h));
-          _mm512_mask_storeu_ps(y + 16 * h, m, _mm512_add_ps(scaled, _mm512_maskz_loadu_ps(m, bias + 16 * h)));
-        }
+      for (int i = 0; i < kMR; ++i) {
+        if (i >= valid) continue;
+        const __m512 r = _mm512_add_ps(_mm512_mul_ps(halfConvClamped(sums[i][h], clamp), m2), b0);
+        if (wholeBlock) _mm512_storeu_ps(out + i * stride + 16 * h, r);
+        else _mm512_mask_storeu_ps(out + i * stride + 16 * h, m, r);
       }
     }
   } else if (kEpilogue == Epilogue::kHalfResidualBits || kEpilogue == Epilogue::kHalfResidual) {
     constexpr bool kQuantize = kEpilogue == Epilogue::kHalfResidualBits;
-    // The set-up of kHalfFloat's pass, written out again: returned by a shared helper (a struct
-    // of pointers and bound vectors) it made GCC's code for both passes 2-3 % slower.
+    // As kHalfFloat's pass, halves outer (a half's multipliers and biases loaded once for the 6
+    // pixels); each pixel's Quantize bits are gathered in a general register (4 masks of 16).
     const float *mult2 = to.mult + c, *bias = to.bias + c;  // to.mult: twice the multipliers
     asm("" : "+r"(mult2), "+r"(bias));  // as in the float epilogue
-    const __m512 loHalf = halfBound(to.lo), hiHalf = halfBound(to.hi);
+    const HalfClamp clamp = halfClamp(to);
     const int64_t stride = to.outStride, bitsStride = to.bitsStride;
     float *const out = static_cast<float *>(to.out) + px0 * stride + c;
     const float *const residual = to.ops[0].values + to.residualOffset + px0 * stride + c;
@@ -270,23 +295,24 @@ __attribute__((always_inline)) inline void epilogue(const __m512i (&sums)[kMR][N
     const __m512 afterLo = _mm512_set1_ps(clampAfter ? to.ops[1].lo : 0.0f);
     const __m512 afterHi = _mm512_set1_ps(clampAfter ? to.ops[1].hi : 0.0f);
     const __m512 zero = _mm512_setzero_ps();
+    uint64_t bits[kMR] = {};
 #pragma GCC unroll 8
-    for (int i = 0; i < kMR; ++i) {
-      __mmask16 k[kHalves];
+    for (int h = 0; h < kHalves; ++h) {
+      __m512 m2 = _mm512_loadu_ps(mult2 + 16 * h), b0 = _mm512_loadu_ps(bias + 16 * h);
+      asm("" : "+v"(m2), "+v"(b0));  // in registers, not folded into every pixel's arithmetic
 #pragma GCC unroll 8
-      for (int h = 0; h < kHalves; ++h) {
-        __m512 r = _mm512_min_ps(_mm512_max_ps(_mm512_cvtepi32_ps(sums[i][h]), loHalf), hiHalf);
-        r = _mm512_add_ps(_mm512_mul_ps(r, _mm512_loadu_ps(mult2 + 16 * h)), _mm512_loadu_ps(bias + 16 * h));
+      for (int i = 0; i < kMR; ++i) {
+        __m512 r = _mm512_add_ps(_mm512_mul_ps(halfConvClamped(sums[i][h], clamp), m2), b0);
         r = _mm512_add_ps(r, _mm512_loadu_ps(residual + i * stride + 16 * h));
         if (clampAfter) r = _mm512_min_ps(_mm512_max_ps(r, afterLo), afterHi);  // as applyPostOps16
         _mm512_storeu_ps(out + i * stride + 16 * h, r);
-        if (kQuantize) k[h] = _mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ);
-      }
-      if (kQuantize) {
-        const uint64_t bits = joinMasks(k);
-        std::memcpy(words + i * bitsStride, &bits, sizeof bits);  // channels 64 b .. 64 b + 63
+        if (kQuantize)
+          bits[i] |= static_cast<uint64_t>(_cvtmask16_u32(_mm512_cmp_ps_mask(r, zero, _CMP_LT_OQ))) << (16 * h);
       }
     }
+    if (kQuantize)
+#pragma GCC unroll 8
+      for (int i = 0; i < kMR; ++i) std::memcpy(words + i * bitsStride, &bits[i], sizeof bits[i]);  // channels 64 b on
   } else if (kEpilogue == Epilogue::kFloat) {
     // The clamp vectors are made here: hoisted out of the tile loop they would hold two of the
     // 32 registers through the accumulation, which then spills.
@@ -565,6 +591,7 @@ void runWide(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t 
   TileOutput to;
   to.lo = ctx.lo32, to.hi = ctx.hi32, to.K = static_cast<int32_t>(s.K), to.acc = acc;
   to.clampLow = ctx.lo > -s.K, to.clampHigh = ctx.hi < s.K;
+  to.intClamp = (!to.clampLow || ctx.lo32 % 2 == 0) && (!to.clampHigh || ctx.hi32 % 2 == 0);
   to.ops = o.postOps, to.opCount = o.postOpCount, to.writeFloat = o.writeFloat && out;
   to.outStride = epilogue == Epilogue::kBits ? outWords : s.channelsOut, to.bitsStride = outWords;
   TileInput in;
