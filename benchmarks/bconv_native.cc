@@ -24,8 +24,10 @@
 // pre-emption by other jobs is then not counted); two-thread rows in wall-clock time (marked
 // "wall"). Quote medians.
 //
-//   build/<tag>/bin/lce-bench-bconv [repeats] [--all] [--paths]
-//   (--all: also the portable and reference kernels; --paths: list this CPU's ISA paths and stop)
+//   build/<tag>/bin/lce-bench-bconv [repeats] [--all] [--paths] [--sweep] [--isa-rates]
+//   (--all: also the portable and reference kernels; --paths: list this CPU's ISA paths and stop;
+//   --sweep: the default path against the depth (printSweep); --isa-rates: the AVX-512 kernel's
+//   instructions' throughput (printIsaRates))
 #include <time.h>
 
 #include <algorithm>
@@ -91,18 +93,159 @@ struct Path {
   Out out = Out::kFloat;
 };
 
+// --isa-rates (AVX-512 only): the throughput of the instructions the AVX-512 kernel's inner loop
+// and output passes are made of, each alone, 12 independent instructions per loop iteration,
+// in instructions per ns (thread CPU time, best of 7); vpxord gives the vector issue width
+// (4 per cycle on Zen 5) to read the others against.
+#if defined(__x86_64__)
+#define LCE_S(x) #x
+#define LCE_R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define LCE_RATE_LOOP(name, body)                                                                                   \
+  __attribute__((noinline, target("avx512f,avx512vpopcntdq,avx512dq,avx512bw"))) void name(long n) {             \
+    alignas(64) static float buffer[2048];                                                                           \
+    float *p = buffer;                                                                                               \
+    asm volatile("vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpternlogd $0xff, %%zmm31, %%zmm31, %%zmm31\n\t1:\n\t" body \
+                 "dec %[n]\n\tjnz 1b"                                                                               \
+                 : [n] "+r"(n)                                                                                       \
+                 : [p] "r"(p)                                                                                        \
+                 : "cc", "memory", "k1", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",      \
+                   "xmm9", "xmm10", "xmm11", "xmm30", "xmm31");                                                      \
+  }
+#define LCE_XOR(i) "vpxord %%zmm31, %%zmm30, %%zmm" LCE_S(i) "\n\t"
+#define LCE_POP(i) "vpopcntd %%zmm31, %%zmm" LCE_S(i) "\n\t"
+#define LCE_IMAX(i) "vpmaxsd %%zmm31, %%zmm30, %%zmm" LCE_S(i) "\n\t"
+#define LCE_CVT(i) "vcvtdq2ps %%zmm31, %%zmm" LCE_S(i) "\n\t"
+#define LCE_MUL(i) "vmulps %%zmm31, %%zmm30, %%zmm" LCE_S(i) "\n\t"
+#define LCE_ADD(i) "vaddps %%zmm31, %%zmm30, %%zmm" LCE_S(i) "\n\t"
+#define LCE_MAX(i) "vmaxps %%zmm31, %%zmm30, %%zmm" LCE_S(i) "\n\t"
+#define LCE_FCMP(i) "vcmpltps %%zmm30, %%zmm31, %%k1\n\t"
+#define LCE_ICMP(i) "vpcmpgtd %%zmm30, %%zmm31, %%k1\n\t"
+#define LCE_BCST(i) "vpbroadcastd " LCE_S(i) "*4(%[p]), %%zmm" LCE_S(i) "\n\t"
+#define LCE_LOAD(i) "vmovups " LCE_S(i) "*64(%[p]), %%zmm" LCE_S(i) "\n\t"
+#define LCE_STORE(i) "vmovups %%zmm30, " LCE_S(i) "*64+1024(%[p])\n\t"
+LCE_RATE_LOOP(rateXor, LCE_R12(LCE_XOR))
+LCE_RATE_LOOP(ratePopcnt, LCE_R12(LCE_POP))
+LCE_RATE_LOOP(rateIntMax, LCE_R12(LCE_IMAX))
+LCE_RATE_LOOP(rateCvt, LCE_R12(LCE_CVT))
+LCE_RATE_LOOP(rateMul, LCE_R12(LCE_MUL))
+LCE_RATE_LOOP(rateAdd, LCE_R12(LCE_ADD))
+LCE_RATE_LOOP(rateMax, LCE_R12(LCE_MAX))
+LCE_RATE_LOOP(rateFloatCompare, LCE_R12(LCE_FCMP))
+LCE_RATE_LOOP(rateIntCompare, LCE_R12(LCE_ICMP))
+LCE_RATE_LOOP(rateBroadcast, LCE_R12(LCE_BCST))
+LCE_RATE_LOOP(rateLoad, LCE_R12(LCE_LOAD))
+LCE_RATE_LOOP(rateStore, LCE_R12(LCE_STORE))
+
+int printIsaRates() {
+  if (!supported(Isa::kAvx512)) {
+    std::printf("--isa-rates: this CPU has no AVX-512 VPOPCNTDQ path\n");
+    return 0;
+  }
+  const struct {
+    const char *name;
+    void (*loop)(long);
+  } rates[] = {{"vpxord zmm", rateXor},         {"vpopcntd zmm", ratePopcnt},     {"vpmaxsd zmm", rateIntMax},
+               {"vcvtdq2ps zmm", rateCvt},      {"vmulps zmm", rateMul},          {"vaddps zmm", rateAdd},
+               {"vmaxps zmm", rateMax},         {"vcmpltps zmm -> k", rateFloatCompare},
+               {"vpcmpgtd zmm -> k", rateIntCompare}, {"vpbroadcastd m32", rateBroadcast},
+               {"vmovups zmm load", rateLoad},  {"vmovups zmm store", rateStore}};
+  constexpr long kIterations = 200000;
+  double xorRate = 0;
+  std::printf("instruction throughput, 12 independent per iteration, best of 7 (per ns; per cycle if vpxord issues 4 a cycle):\n");
+  for (const auto &r : rates) {
+    double best = 1e30;
+    for (int k = 0; k < 7; ++k) {
+      const double t0 = threadSeconds();
+      r.loop(kIterations);
+      best = std::min(best, threadSeconds() - t0);
+    }
+    const double perNs = 12.0 * kIterations / best * 1e-9;
+    if (xorRate == 0) xorRate = perNs;
+    std::printf("  %-20s %6.2f per ns  %5.2f per cycle\n", r.name, perNs, 4.0 * perNs / xorRate);
+  }
+  return 0;
+}
+#else
+int printIsaRates() {
+  std::printf("--isa-rates: x86-64 only\n");
+  return 0;
+}
+#endif
+
+// --sweep: the default path's time per pixel and 64 output channels (one 6 x 64 register tile's
+// share on AVX-512) against the depth, at a fixed image (56x56, one padding, 64 output
+// channels) and input channels 32..512: the part that grows with the depth runs at the inner
+// loop's rate, the rest is the per-tile cost of the output pass and the tile's set-up, which is
+// what keeps the shallow 64-channel layers from the peak (the peak of the path's instruction
+// mix: the vector loop, the byte-LUT loop for AVX2, the scalar one for POPCNT). Best of the repeats (the structure,
+// not a headline figure; the peak is the median of the rounds), for float output, bitpacked
+// output and QuickNet's fused block.
+int printSweep(int repeats) {
+  const Isa best = activeIsa();
+  std::printf("depth sweep, path %s, 56x56 3x3 one padding -> 64 channels, best of %d; per pixel and 64 channels, ns\n"
+              "(at the peak: at the rate of the %s peak loop)\n",
+              isaName(best), repeats, best == Isa::kAvx2 ? "AVX2 byte-LUT" : best == Isa::kPopcnt ? "scalar" : "vector");
+  std::printf("%-10s %-8s %10s %12s %12s %10s\n", "channels", "output", "ns", "at the peak", "the rest", "of peak");
+  std::mt19937 rng(0);
+  for (int64_t channelsIn : {32, 64, 128, 256, 512}) {
+    Bconv2dShape s;
+    s.inHeight = s.inWidth = 56, s.channelsIn = channelsIn, s.channelsOut = 64;
+    s.filterHeight = s.filterWidth = 3, s.samePadding = true, s.padValues = 1;
+    if (!s.finalize().empty()) return 1;
+    std::vector<int32_t> input(s.inHeight * s.inWidth * s.wordsIn), filter(s.channelsOut * 9 * s.wordsPerGroup);
+    for (auto &v : input) v = static_cast<int32_t>(rng());
+    for (auto &v : filter) v = static_cast<int32_t>(rng());
+    std::vector<float> mult(s.channelsOut, 0.5f), bias(s.channelsOut, 0.25f);
+    std::vector<int32_t> thresholds(s.channelsOut, static_cast<int32_t>(s.K / 2));
+    std::vector<float, CacheAlignedAllocator<float>> out(s.outHeight * s.outWidth * s.channelsOut, 0.125f);
+    std::vector<int32_t, CacheAlignedAllocator<int32_t>> bits(s.outHeight * s.outWidth * packedWords(s.channelsOut));
+    Bconv2dOutput outputs[3];
+    for (Bconv2dOutput &o : outputs) o.multiplier = mult.data(), o.bias = bias.data();
+    outputs[1].type = OutputType::kBitpacked, outputs[1].threshold = thresholds.data();
+    PostOp add;
+    add.kind = PostOp::Kind::kAddTensor, add.values = out.data();  // in place, as the main table's +add+q
+    outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data(), outputs[2].clampLow = 0;
+    const Bconv2dPlan plan(s, filter.data());
+    const char *names[3] = {"float", "bits", "+add+q"};
+    const double blocks = static_cast<double>(s.outHeight * s.outWidth);  // pixels x (64 channels / 64)
+    for (int k = 0; k < 3; ++k) {
+      void *dst = k == 1 ? static_cast<void *>(bits.data()) : static_cast<void *>(out.data());
+      double t = 1e30;
+      std::vector<double> rates;
+      for (int r = 0; r < repeats + 1; ++r) {
+        const PeakRates peaks = measurePeaks(r + 1);
+        // the loop of the path's own instruction mix: the byte-LUT one for the AVX2 kernel
+        rates.push_back(best == Isa::kAvx2 ? peaks.lut : best == Isa::kPopcnt ? peaks.scalar : peaks.vector);
+        const double t0 = threadSeconds();
+        plan.run(input.data(), outputs[k], dst, 1);
+        const double dt = threadSeconds() - t0;
+        if (r > 0) t = std::min(t, dt);
+      }
+      const double peak = medianOf(rates);
+      const double ns = t / blocks * 1e9, ideal = 64.0 * s.K / peak * 1e9;
+      std::printf("%-10lld %-8s %10.2f %12.2f %12.2f %9.1f%%\n", static_cast<long long>(channelsIn), names[k], ns, ideal,
+                  ns - ideal, 100.0 * ideal / ns);
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
   int repeats = 7;
   bool all = false;
-  bool listOnly = false;
+  bool listOnly = false, sweep = false, isaRates = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--all")) all = true;
     else if (!std::strcmp(argv[i], "--paths")) listOnly = true;
+    else if (!std::strcmp(argv[i], "--sweep")) sweep = true;
+    else if (!std::strcmp(argv[i], "--isa-rates")) isaRates = true;
     else if (std::atoi(argv[i]) > 0) repeats = std::atoi(argv[i]);
-    else return std::fprintf(stderr, "usage: %s [repeats] [--all] [--paths]\n", argv[0]), 2;
+    else return std::fprintf(stderr, "usage: %s [repeats] [--all] [--paths] [--sweep] [--isa-rates]\n", argv[0]), 2;
   }
+  if (isaRates) return printIsaRates();
+  if (sweep) return printSweep(repeats);
   if (listOnly) {  // the ISA paths of this CPU, and the default
     std::printf("ISA paths here:");
     for (Isa isa : supportedIsas()) std::printf(" %s", isaName(isa));
