@@ -227,6 +227,73 @@ void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int64_t
   }
 }
 
+// writeFloatTile's most common chains written out, for whole 32-channel blocks at a word
+// boundary (lanes % 32 == 0, c0 % 32 == 0): the float result written, no post op or a residual
+// ADD (kResidual) optionally followed by a ReLU-family clamp (kAfterClamp: the last block of a
+// QuickNet section), optionally the Quantize bits (kBits: 32 channels a word, stored once; run()
+// zeroed them). The same float operations in the same order; the conditions are template
+// parameters and the pointers are made per pixel (the generic loop's branches and index
+// arithmetic per 8 channels were 3x its vector work: 1600 instructions per 4-pixel tile of
+// 56x56x64).
+template <bool kClamp, bool kResidual, bool kAfterClamp, bool kBits>
+void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
+                        const int32_t *acc, int stride) {
+  const Bconv2dOutput &o = ctx.o;
+  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
+  const float *const mult = ctx.mult + c0, *const bias = ctx.bias + c0;
+  const __m256i lo = _mm256_set1_epi32(ctx.lo32), hi = _mm256_set1_epi32(ctx.hi32);
+  const __m256 afterLo = _mm256_set1_ps(kAfterClamp ? o.postOps[1].lo : 0.0f);
+  const __m256 afterHi = _mm256_set1_ps(kAfterClamp ? o.postOps[1].hi : 0.0f);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int i = 0; i < valid; ++i) {
+    const int64_t pixel = p0 + i;
+    const int32_t *const base = ctx.plan.classBase.data() + ctx.plan.pixelClass[qs[i]] * C + c0;
+    float *const y = static_cast<float *>(ctx.out) + pixel * C + c0;
+    const float *const residual = kResidual ? o.postOps[0].values + pixel * C + c0 : nullptr;
+    uint32_t *const word = kBits ? reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c0 / 32 : nullptr;
+    const int32_t *const a = acc + i * stride;
+    for (int j0 = 0; j0 < lanes; j0 += 32) {
+      uint32_t bits = 0;
+#pragma GCC unroll 4
+      for (int j = j0; j < j0 + 32; j += 8) {
+        const __m256i n = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a + j));
+        __m256i v = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(base + j)),
+                                     _mm256_add_epi32(n, n));
+        if (kClamp) v = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));  // as writeFloatTile
+        __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(mult + j)), _mm256_loadu_ps(bias + j));
+        if (kResidual) r = _mm256_add_ps(r, _mm256_loadu_ps(residual + j));
+        if (kAfterClamp) r = _mm256_min_ps(_mm256_max_ps(r, afterLo), afterHi);
+        _mm256_storeu_ps(y + j, r);
+        if (kBits) bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ))) << (j - j0);
+      }
+      if (kBits) word[j0 / 32] = bits;
+    }
+  }
+}
+
+using FloatTileFn = void (*)(const TileContext &, int64_t, int, const int64_t *, int64_t, int, const int32_t *, int);
+
+// The writer of a tile's float output: a writeFloatTileFast variant where it applies, else the
+// generic writeFloatTile.
+FloatTileFn floatTileWriter(const TileContext &ctx, int64_t c0, int lanes) {
+  const Bconv2dOutput &o = ctx.o;
+  const bool residual = o.postOpCount >= 1 && o.postOps[0].kind == PostOp::Kind::kAddTensor;
+  const bool afterClamp = o.postOpCount == 2 && residual && o.postOps[1].kind == PostOp::Kind::kClamp;
+  if (lanes % 32 != 0 || c0 % 32 != 0 || !o.writeFloat || !ctx.out || !(o.postOpCount == 0 || (residual && o.postOpCount == 1) || afterClamp))
+    return writeFloatTile;
+  const bool clamp = ctx.lo > -ctx.s.K || ctx.hi < ctx.s.K, bits = o.bits != nullptr;
+  static constexpr FloatTileFn kFast[2][2][2][2] = {  // [clamp][residual][afterClamp][bits]
+      {{{writeFloatTileFast<false, false, false, false>, writeFloatTileFast<false, false, false, true>},
+        {writeFloatTileFast<false, false, true, false>, writeFloatTileFast<false, false, true, true>}},
+       {{writeFloatTileFast<false, true, false, false>, writeFloatTileFast<false, true, false, true>},
+        {writeFloatTileFast<false, true, true, false>, writeFloatTileFast<false, true, true, true>}}},
+      {{{writeFloatTileFast<true, false, false, false>, writeFloatTileFast<true, false, false, true>},
+        {writeFloatTileFast<true, false, true, false>, writeFloatTileFast<true, false, true, true>}},
+       {{writeFloatTileFast<true, true, false, false>, writeFloatTileFast<true, true, false, true>},
+        {writeFloatTileFast<true, true, true, false>, writeFloatTileFast<true, true, true, true>}}}};
+  return kFast[clamp][residual][afterClamp][bits];
+}
+
 // Bitpacked output: the bit (K - conv) > 2 * threshold is acc > clamp(threshold, -1, K) +
 // classHalfDelta[class] (bconv2d_indirect.cc), 8 channels per compare (the words were zeroed by
 // run(); 8 bits may straddle two words when a group does not start a word).
@@ -274,6 +341,7 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
   alignas(64) int32_t acc[MR * NV * kLutBlock];
   alignas(64) int32_t conv[MR * NV * kLutBlock];
   alignas(64) uint16_t wide[MR * NV * kLutBlock];
+  const FloatTileFn writeFloat = ctx.floatOut && lanes % 8 == 0 ? floatTileWriter(ctx, c0, lanes) : nullptr;
   for (int64_t p0 = firstPixel; p0 < endPixel; p0 += MR) {
     int valid;
     int64_t qs[MR];
@@ -281,7 +349,7 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
     const bool border = ctx.setupTile<MR>(p0, valid, qs, full, x);
     lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, geo.bytes, w, blockStride, wide, acc);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
-    if (ctx.floatOut && lanes % 8 == 0) writeFloatTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
+    if (writeFloat) writeFloat(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else if (ctx.o.type == OutputType::kBitpacked) writeBitsTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, NV * kLutBlock, conv);
   }
