@@ -255,7 +255,8 @@ void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int
     for (int j0 = 0; j0 < lanes; j0 += 32) {
       uint32_t bits = 0;
 #pragma GCC unroll 4
-      for (int j = j0; j < j0 + 32; j += 8) {
+      for (int q = 0; q < 4; ++q) {  // 8 channels each
+        const int j = j0 + 8 * q;
         const __m256i n = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a + j));
         __m256i v = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(base + j)),
                                      _mm256_add_epi32(n, n));
@@ -264,7 +265,7 @@ void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int
         if (kResidual) r = _mm256_add_ps(r, _mm256_loadu_ps(residual + j));
         if (kAfterClamp) r = _mm256_min_ps(_mm256_max_ps(r, afterLo), afterHi);
         _mm256_storeu_ps(y + j, r);
-        if (kBits) bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ))) << (j - j0);
+        if (kBits) bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(r, zero, _CMP_LT_OQ))) << (8 * q);
       }
       if (kBits) word[j0 / 32] = bits;
     }
