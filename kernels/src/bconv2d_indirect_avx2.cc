@@ -80,11 +80,13 @@ constexpr ByteTables kByteTables = makeByteTables();
 // counters are passed by value: taking their address would keep them out of registers.
 constexpr int kStepsPerWiden = 31, kWidensPerFlush = 256;
 
-inline void widenInto(__m256i counts, uint16_t *wide) {
+// (`fresh`: `wide` holds nothing yet, the counters are stored instead of added: no memset.)
+inline void widenInto(__m256i counts, uint16_t *wide, bool fresh) {
   const __m256i zero = _mm256_setzero_si256();
   auto *p = reinterpret_cast<__m256i *>(wide);
-  _mm256_store_si256(p, _mm256_add_epi16(_mm256_load_si256(p), _mm256_unpacklo_epi8(counts, zero)));
-  _mm256_store_si256(p + 1, _mm256_add_epi16(_mm256_load_si256(p + 1), _mm256_unpackhi_epi8(counts, zero)));
+  const __m256i low = _mm256_unpacklo_epi8(counts, zero), high = _mm256_unpackhi_epi8(counts, zero);
+  _mm256_store_si256(p, fresh ? low : _mm256_add_epi16(_mm256_load_si256(p), low));
+  _mm256_store_si256(p + 1, fresh ? high : _mm256_add_epi16(_mm256_load_si256(p + 1), high));
 }
 
 // Moves the 16-bit counters into the 32-bit `acc` (`deep`: acc already holds a partial sum).
@@ -95,25 +97,26 @@ void flushWide(uint16_t *wide, int32_t *acc, bool &deep) {
 }
 
 // acc[i * NV * 32 + j * 32 + c] = sum over taps and depth bytes of popcount(x_i ^ w_{j,c}).
-// x: [taps][MR] input pixel addresses, groupOffset: the group's first word, w: NV filter blocks
-// blockStride bytes apart, each [taps][bytes][64]; wide: scratch for MR * NV * 32 counters.
+// pixel[i]: pixel i's tap 0 in the padded input (IndirectKernel::paddedInput), at its group's
+// first word; tap t is tapStep[t] words on. w: NV filter blocks blockStride bytes apart, each
+// [taps][bytes][64]; wide: scratch for MR * NV * 32 counters.
 // Kept out of line: inlined into the tile loop, GCC allocates the counters' registers worse
 // (measured 1.4x slower on 56x56x64).
 template <int MR, int NV>
-__attribute__((noinline)) void lutAccumulate(const uint32_t *const *x, int64_t taps, int64_t groupOffset, int64_t bytes, const uint8_t *w,
-                   int64_t blockStride, uint16_t *wide, int32_t *acc) {
+__attribute__((noinline)) void lutAccumulate(const uint32_t *const *pixel, const int64_t *tapStep, int64_t taps,
+                                              int64_t bytes, const uint8_t *w, int64_t blockStride, uint16_t *wide,
+                                              int32_t *acc) {
   const __m256i zero = _mm256_setzero_si256();
   __m256i counts[MR][NV];
   for (int i = 0; i < MR; ++i)
     for (int j = 0; j < NV; ++j) counts[i][j] = zero;
-  std::memset(wide, 0, sizeof(uint16_t) * MR * NV * kLutBlock);
   int64_t steps = kStepsPerWiden;  // steps left before the byte counters must be widened
   int widens = kWidensPerFlush;
-  bool deep = false;
+  bool deep = false, fresh = true;  // fresh: nothing widened into `wide` yet
   const uint8_t *wk = w;
   for (int64_t t = 0; t < taps; ++t) {
     const uint8_t *xp[MR];
-    for (int i = 0; i < MR; ++i) xp[i] = reinterpret_cast<const uint8_t *>(x[t * MR + i] + groupOffset);
+    for (int i = 0; i < MR; ++i) xp[i] = reinterpret_cast<const uint8_t *>(pixel[i] + tapStep[t]);
     for (int64_t d = 0; d < bytes;) {
       const int64_t end = std::min(bytes, d + steps);
       steps -= end - d;
@@ -147,14 +150,15 @@ __attribute__((noinline)) void lutAccumulate(const uint32_t *const *x, int64_t t
       }
       if (steps == 0) {
         for (int i = 0; i < MR; ++i)
-          for (int j = 0; j < NV; ++j) widenInto(counts[i][j], wide + (i * NV + j) * kLutBlock), counts[i][j] = zero;
-        if (--widens == 0) flushWide<MR, NV>(wide, acc, deep), widens = kWidensPerFlush;
+          for (int j = 0; j < NV; ++j) widenInto(counts[i][j], wide + (i * NV + j) * kLutBlock, fresh), counts[i][j] = zero;
+        fresh = false;
+        if (--widens == 0) flushWide<MR, NV>(wide, acc, deep), widens = kWidensPerFlush;  // zeroes `wide`
         steps = kStepsPerWiden;
       }
     }
   }
   for (int i = 0; i < MR; ++i)  // the 16-bit counters go into acc 8 at a time below
-    for (int j = 0; j < NV; ++j) widenInto(counts[i][j], wide + (i * NV + j) * kLutBlock);
+    for (int j = 0; j < NV; ++j) widenInto(counts[i][j], wide + (i * NV + j) * kLutBlock, fresh);
   for (int k = 0; k < MR * NV * kLutBlock; k += 8) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i *>(wide + k)));
     auto *a = reinterpret_cast<__m256i *>(acc + k);
@@ -333,7 +337,7 @@ constexpr int kTilePixels = 12;  // a multiple of every MR
 
 template <int MR, int NV>
 void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeometry &geo, int64_t firstPixel,
-               int64_t endPixel, int64_t g, int64_t firstBlock, const uint32_t **x) {
+               int64_t endPixel, int64_t g, int64_t firstBlock) {
   const Bconv2dPlan &plan = ctx.plan;
   const int64_t blockStride = geo.blockStride;
   const uint8_t *w = filter.as<uint8_t>() + (g * geo.blocksPerGroup + firstBlock) * blockStride;
@@ -343,12 +347,26 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
   alignas(64) int32_t conv[MR * NV * kLutBlock];
   alignas(64) uint16_t wide[MR * NV * kLutBlock];
   const FloatTileFn writeFloat = ctx.floatOut && lanes % 8 == 0 ? floatTileWriter(ctx, c0, lanes) : nullptr;
+  const bool generic = !writeFloat && ctx.o.type != OutputType::kBitpacked;  // writeTile: needs full, border
+  const uint32_t *const groupInput = ctx.in + g * ctx.s.wordsPerGroup;
   for (int64_t p0 = firstPixel; p0 < endPixel; p0 += MR) {
-    int valid;
+    // The tile's pixels (a short last tile repeats its last pixel) in the padded input.
+    int valid = static_cast<int>(std::min<int64_t>(MR, ctx.pixels - p0));
     int64_t qs[MR];
     int32_t full[MR];
-    const bool border = ctx.setupTile<MR>(p0, valid, qs, full, x);
-    lutAccumulate<MR, NV>(x, ctx.taps, g * ctx.s.wordsPerGroup, geo.bytes, w, blockStride, wide, acc);
+    const uint32_t *pixel[MR];
+    bool border = false;
+    for (int i = 0; i < MR; ++i) {
+      const int64_t p = p0 + std::min(i, valid - 1);
+      const int64_t n = ctx.s.batch == 1 ? 0 : p / ctx.image, q = p - n * ctx.image;
+      qs[i] = q;
+      pixel[i] = groupInput + n * plan.paddedImageWords + plan.pixelBase[q];
+      if (generic) {
+        full[i] = static_cast<int32_t>(plan.counted[q] * ctx.s.channelsPerGroup);
+        border |= plan.skippedBegin[q] != plan.skippedBegin[q + 1];
+      }
+    }
+    lutAccumulate<MR, NV>(pixel, plan.tapStep.data(), ctx.taps, geo.bytes, w, blockStride, wide, acc);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
     if (writeFloat) writeFloat(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else if (ctx.o.type == OutputType::kBitpacked) writeBitsTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
@@ -357,16 +375,16 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
 }
 
 void runLut(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *input, const Bconv2dOutput &o,
-            void *out, int64_t firstTile, int64_t endTile, const uint32_t **x) {
+            void *out, int64_t firstTile, int64_t endTile, const uint32_t ** /*x: unused, the input is padded*/) {
   const TileContext ctx(plan, input, o, out);
   const LutGeometry geo(plan);
   const int64_t firstPixel = firstTile * kTilePixels, endPixel = std::min(endTile * kTilePixels, ctx.pixels);
   for (int64_t g = 0; g < ctx.s.groups; ++g)
     for (int64_t b = 0; b < geo.blocksPerGroup;) {
       const int64_t left = geo.blocksPerGroup - b;
-      if (left >= 4) lutBlocks<3, 4>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 4;
-      else if (left >= 2) lutBlocks<4, 2>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 2;
-      else lutBlocks<6, 1>(ctx, filter, geo, firstPixel, endPixel, g, b, x), b += 1;
+      if (left >= 4) lutBlocks<3, 4>(ctx, filter, geo, firstPixel, endPixel, g, b), b += 4;
+      else if (left >= 2) lutBlocks<4, 2>(ctx, filter, geo, firstPixel, endPixel, g, b), b += 2;
+      else lutBlocks<6, 1>(ctx, filter, geo, firstPixel, endPixel, g, b), b += 1;
     }
 }
 
@@ -374,7 +392,7 @@ void runLut(const Bconv2dPlan &plan, const PackedFilter &filter, const int32_t *
 
 const IndirectKernel &bconv2d_indirect_avx2() {
   static const IndirectKernel kernel{Isa::kAvx2, "avx2 byte-LUT (3x128, 4x64, 6x32 pixels x channels)", kTilePixels,
-                                     packLutFilter, runLut};
+                                     packLutFilter, runLut, /*paddedInput=*/true};
   return kernel;
 }
 
