@@ -103,9 +103,12 @@ void flushWide(uint16_t *wide, int32_t *acc, bool &deep) {
 // Kept out of line: inlined into the tile loop, GCC allocates the counters' registers worse
 // (measured 1.4x slower on 56x56x64).
 template <int MR, int NV>
-__attribute__((noinline)) void lutAccumulate(const uint32_t *const *pixel, const int64_t *tapStep, int64_t taps,
+// Returns whether the counts are in acc (int32): always when `wantAcc` or when a depth needed
+// the 32-bit flush, else they are left in `wide` (16-bit, the same layout) for a writer that
+// reads them there (writeFloatTileFast<..., uint16_t>: no conversion pass).
+__attribute__((noinline)) bool lutAccumulate(const uint32_t *const *pixel, const int64_t *tapStep, int64_t taps,
                                               int64_t bytes, const uint8_t *w, int64_t blockStride, uint16_t *wide,
-                                              int32_t *acc) {
+                                              int32_t *acc, bool wantAcc) {
   const __m256i zero = _mm256_setzero_si256();
   __m256i counts[MR][NV];
   for (int i = 0; i < MR; ++i)
@@ -159,11 +162,19 @@ __attribute__((noinline)) void lutAccumulate(const uint32_t *const *pixel, const
   }
   for (int i = 0; i < MR; ++i)  // the 16-bit counters go into acc 8 at a time below
     for (int j = 0; j < NV; ++j) widenInto(counts[i][j], wide + (i * NV + j) * kLutBlock, fresh);
+  if (!wantAcc && !deep) return false;
   for (int k = 0; k < MR * NV * kLutBlock; k += 8) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_load_si128(reinterpret_cast<const __m128i *>(wide + k)));
     auto *a = reinterpret_cast<__m256i *>(acc + k);
     _mm256_storeu_si256(a, deep ? _mm256_add_epi32(_mm256_loadu_si256(a), w) : w);
   }
+  return true;
+}
+
+// 8 counts as int32: from the int32 counts, or widened from the 16-bit ones.
+inline __m256i loadCounts8(const int32_t *a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a)); }
+inline __m256i loadCounts8(const uint16_t *a) {
+  return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a)));
 }
 
 // Float output, lanes a multiple of 8: writeOutput's math (conv = classBase[class] - 2 * acc,
@@ -239,9 +250,9 @@ void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int64_t
 // parameters and the pointers are made per pixel (the generic loop's branches and index
 // arithmetic per 8 channels were 3x its vector work: 1600 instructions per 4-pixel tile of
 // 56x56x64).
-template <bool kClamp, bool kResidual, bool kAfterClamp, bool kBits>
+template <bool kClamp, bool kResidual, bool kAfterClamp, bool kBits, typename Count = int32_t>
 void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
-                        const int32_t *acc, int stride) {
+                        const Count *acc, int stride) {
   const Bconv2dOutput &o = ctx.o;
   const int64_t C = ctx.s.channelsOut, words = packedWords(C);
   const float *const mult = ctx.mult + c0, *const bias = ctx.bias + c0;
@@ -255,13 +266,13 @@ void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int
     float *const y = static_cast<float *>(ctx.out) + pixel * C + c0;
     const float *const residual = kResidual ? o.postOps[0].values + pixel * C + c0 : nullptr;
     uint32_t *const word = kBits ? reinterpret_cast<uint32_t *>(o.bits) + pixel * words + c0 / 32 : nullptr;
-    const int32_t *const a = acc + i * stride;
+    const Count *const a = acc + i * stride;
     for (int j0 = 0; j0 < lanes; j0 += 32) {
       uint32_t bits = 0;
 #pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {  // 8 channels each
         const int j = j0 + 8 * q;
-        const __m256i n = _mm256_loadu_si256(reinterpret_cast<const __m256i *>(a + j));
+        const __m256i n = loadCounts8(a + j);
         __m256i v = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(base + j)),
                                      _mm256_add_epi32(n, n));
         if (kClamp) v = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));  // as writeFloatTile
@@ -276,26 +287,26 @@ void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int
   }
 }
 
-using FloatTileFn = void (*)(const TileContext &, int64_t, int, const int64_t *, int64_t, int, const int32_t *, int);
+template <typename Count>
+using FloatTileFn = void (*)(const TileContext &, int64_t, int, const int64_t *, int64_t, int, const Count *, int);
 
-// The writer of a tile's float output: a writeFloatTileFast variant where it applies, else the
-// generic writeFloatTile.
-FloatTileFn floatTileWriter(const TileContext &ctx, int64_t c0, int lanes) {
+// The straight float writer of a tile (int32 or 16-bit counts), or null where none applies.
+template <typename Count>
+FloatTileFn<Count> straightFloatWriter(const TileContext &ctx, int64_t c0, int lanes) {
   const Bconv2dOutput &o = ctx.o;
   const bool residual = o.postOpCount >= 1 && o.postOps[0].kind == PostOp::Kind::kAddTensor;
   const bool afterClamp = o.postOpCount == 2 && residual && o.postOps[1].kind == PostOp::Kind::kClamp;
-  if (lanes % 32 != 0 || c0 % 32 != 0 || !o.writeFloat || !ctx.out || !(o.postOpCount == 0 || (residual && o.postOpCount == 1) || afterClamp))
-    return writeFloatTile;
+  if (!ctx.floatOut || lanes % 32 != 0 || c0 % 32 != 0 || !o.writeFloat || !ctx.out ||
+      !(o.postOpCount == 0 || (residual && o.postOpCount == 1) || afterClamp))
+    return nullptr;
   const bool clamp = ctx.lo > -ctx.s.K || ctx.hi < ctx.s.K, bits = o.bits != nullptr;
-  static constexpr FloatTileFn kFast[2][2][2][2] = {  // [clamp][residual][afterClamp][bits]
-      {{{writeFloatTileFast<false, false, false, false>, writeFloatTileFast<false, false, false, true>},
-        {writeFloatTileFast<false, false, true, false>, writeFloatTileFast<false, false, true, true>}},
-       {{writeFloatTileFast<false, true, false, false>, writeFloatTileFast<false, true, false, true>},
-        {writeFloatTileFast<false, true, true, false>, writeFloatTileFast<false, true, true, true>}}},
-      {{{writeFloatTileFast<true, false, false, false>, writeFloatTileFast<true, false, false, true>},
-        {writeFloatTileFast<true, false, true, false>, writeFloatTileFast<true, false, true, true>}},
-       {{writeFloatTileFast<true, true, false, false>, writeFloatTileFast<true, true, false, true>},
-        {writeFloatTileFast<true, true, true, false>, writeFloatTileFast<true, true, true, true>}}}};
+#define LCE_FAST(c, r, a) writeFloatTileFast<c, r, a, false, Count>, writeFloatTileFast<c, r, a, true, Count>
+  static constexpr FloatTileFn<Count> kFast[2][2][2][2] = {  // [clamp][residual][afterClamp][bits]
+      {{{LCE_FAST(false, false, false)}, {LCE_FAST(false, false, true)}},
+       {{LCE_FAST(false, true, false)}, {LCE_FAST(false, true, true)}}},
+      {{{LCE_FAST(true, false, false)}, {LCE_FAST(true, false, true)}},
+       {{LCE_FAST(true, true, false)}, {LCE_FAST(true, true, true)}}}};
+#undef LCE_FAST
   return kFast[clamp][residual][afterClamp][bits];
 }
 
@@ -346,7 +357,12 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
   alignas(64) int32_t acc[MR * NV * kLutBlock];
   alignas(64) int32_t conv[MR * NV * kLutBlock];
   alignas(64) uint16_t wide[MR * NV * kLutBlock];
-  const FloatTileFn writeFloat = ctx.floatOut && lanes % 8 == 0 ? floatTileWriter(ctx, c0, lanes) : nullptr;
+  // Float output: the straight writer reading the 16-bit counts (int32 ones after a deep
+  // accumulation), else writeFloatTile.
+  const FloatTileFn<uint16_t> writeFloat16 = straightFloatWriter<uint16_t>(ctx, c0, lanes);
+  const FloatTileFn<int32_t> straight32 = straightFloatWriter<int32_t>(ctx, c0, lanes);
+  const FloatTileFn<int32_t> writeFloat =
+      straight32 ? straight32 : ctx.floatOut && lanes % 8 == 0 ? writeFloatTile : nullptr;
   const bool generic = !writeFloat && ctx.o.type != OutputType::kBitpacked;  // writeTile: needs full, border
   const uint32_t *const groupInput = ctx.in + g * ctx.s.wordsPerGroup;
   for (int64_t p0 = firstPixel; p0 < endPixel; p0 += MR) {
@@ -366,9 +382,11 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
         border |= plan.skippedBegin[q] != plan.skippedBegin[q + 1];
       }
     }
-    lutAccumulate<MR, NV>(pixel, plan.tapStep.data(), ctx.taps, geo.bytes, w, blockStride, wide, acc);
+    const bool inAcc =
+        lutAccumulate<MR, NV>(pixel, plan.tapStep.data(), ctx.taps, geo.bytes, w, blockStride, wide, acc, !writeFloat16);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
-    if (writeFloat) writeFloat(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
+    if (!inAcc) writeFloat16(ctx, p0, valid, qs, c0, lanes, wide, NV * kLutBlock);
+    else if (writeFloat) writeFloat(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else if (ctx.o.type == OutputType::kBitpacked) writeBitsTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, NV * kLutBlock, conv);
   }
