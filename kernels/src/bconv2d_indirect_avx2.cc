@@ -250,7 +250,9 @@ void writeFloatTile(const TileContext &ctx, int64_t p0, int valid, const int64_t
 // parameters and the pointers are made per pixel (the generic loop's branches and index
 // arithmetic per 8 channels were 3x its vector work: 1600 instructions per 4-pixel tile of
 // 56x56x64).
-template <bool kClamp, bool kResidual, bool kAfterClamp, bool kBits, typename Count = int32_t>
+// kClamp: 0 no clamp, 1 only the lower bound can bind (ReLU on the conv: max), 2 only the upper
+// (min), 3 both (in std::clamp's order, as writeFloatTile).
+template <int kClamp, bool kResidual, bool kAfterClamp, bool kBits, typename Count = int32_t>
 void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
                         const Count *acc, int stride) {
   const Bconv2dOutput &o = ctx.o;
@@ -275,7 +277,9 @@ void writeFloatTileFast(const TileContext &ctx, int64_t p0, int valid, const int
         const __m256i n = loadCounts8(a + j);
         __m256i v = _mm256_sub_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(base + j)),
                                      _mm256_add_epi32(n, n));
-        if (kClamp) v = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));  // as writeFloatTile
+        if (kClamp == 1) v = _mm256_max_epi32(v, lo);  // v <= hi: std::clamp's value
+        if (kClamp == 2) v = _mm256_min_epi32(v, hi);  // v >= lo
+        if (kClamp == 3) v = _mm256_blendv_epi8(_mm256_min_epi32(v, hi), lo, _mm256_cmpgt_epi32(lo, v));  // as writeFloatTile
         __m256 r = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_loadu_ps(mult + j)), _mm256_loadu_ps(bias + j));
         if (kResidual) r = _mm256_add_ps(r, _mm256_loadu_ps(residual + j));
         if (kAfterClamp) r = _mm256_min_ps(_mm256_max_ps(r, afterLo), afterHi);
@@ -299,13 +303,14 @@ FloatTileFn<Count> straightFloatWriter(const TileContext &ctx, int64_t c0, int l
   if (!ctx.floatOut || lanes % 32 != 0 || c0 % 32 != 0 || !o.writeFloat || !ctx.out ||
       !(o.postOpCount == 0 || (residual && o.postOpCount == 1) || afterClamp))
     return nullptr;
-  const bool clamp = ctx.lo > -ctx.s.K || ctx.hi < ctx.s.K, bits = o.bits != nullptr;
+  const int clamp = (ctx.lo > -ctx.s.K ? 1 : 0) | (ctx.hi < ctx.s.K ? 2 : 0);
+  const bool bits = o.bits != nullptr;
 #define LCE_FAST(c, r, a) writeFloatTileFast<c, r, a, false, Count>, writeFloatTileFast<c, r, a, true, Count>
-  static constexpr FloatTileFn<Count> kFast[2][2][2][2] = {  // [clamp][residual][afterClamp][bits]
-      {{{LCE_FAST(false, false, false)}, {LCE_FAST(false, false, true)}},
-       {{LCE_FAST(false, true, false)}, {LCE_FAST(false, true, true)}}},
-      {{{LCE_FAST(true, false, false)}, {LCE_FAST(true, false, true)}},
-       {{LCE_FAST(true, true, false)}, {LCE_FAST(true, true, true)}}}};
+#define LCE_FAST_CLAMP(c) \
+  {{{LCE_FAST(c, false, false)}, {LCE_FAST(c, false, true)}}, {{LCE_FAST(c, true, false)}, {LCE_FAST(c, true, true)}}}
+  static constexpr FloatTileFn<Count> kFast[4][2][2][2] = {  // [clamp][residual][afterClamp][bits]
+      LCE_FAST_CLAMP(0), LCE_FAST_CLAMP(1), LCE_FAST_CLAMP(2), LCE_FAST_CLAMP(3)};
+#undef LCE_FAST_CLAMP
 #undef LCE_FAST
   return kFast[clamp][residual][afterClamp][bits];
 }
