@@ -347,6 +347,32 @@ void writeBitsTile(const TileContext &ctx, int64_t p0, int valid, const int64_t 
   }
 }
 
+// writeBitsTile for whole 32-channel blocks at a word boundary, from int32 or 16-bit counts:
+// `threshold` holds the run's clamp(threshold, -1, K) (made once per run of tiles), each pixel
+// adds its class's classHalfDelta row; 32 channels a word, stored once (run() zeroed them).
+template <typename Count>
+void writeBitsTileFast(const TileContext &ctx, int64_t p0, int valid, const int64_t *qs, int64_t c0, int lanes,
+                       const Count *acc, int stride, const int32_t *threshold) {
+  const int64_t C = ctx.s.channelsOut, words = packedWords(C);
+  for (int i = 0; i < valid; ++i) {
+    uint32_t *const w = reinterpret_cast<uint32_t *>(ctx.out) + (p0 + i) * words + c0 / 32;
+    const int32_t *const delta = ctx.plan.classHalfDelta.data() + ctx.plan.pixelClass[qs[i]] * C + c0;
+    const Count *const a = acc + i * stride;
+    for (int j0 = 0; j0 < lanes; j0 += 32) {
+      uint32_t bits = 0;
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const int j = j0 + 8 * q;
+        const __m256i t = _mm256_add_epi32(_mm256_load_si256(reinterpret_cast<const __m256i *>(threshold + j)),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i *>(delta + j)));
+        bits |= static_cast<uint32_t>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(loadCounts8(a + j), t))))
+                << (8 * q);
+      }
+      w[j0 / 32] = bits;
+    }
+  }
+}
+
 // Output pixels [firstTile * kTilePixels, endTile * kTilePixels): per group and run of NV
 // channel blocks (outer, so that the blocks' filter stays in cache), micro-tiles of MR pixels.
 constexpr int kTilePixels = 12;  // a multiple of every MR
@@ -368,6 +394,13 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
   const FloatTileFn<int32_t> straight32 = straightFloatWriter<int32_t>(ctx, c0, lanes);
   const FloatTileFn<int32_t> writeFloat =
       straight32 ? straight32 : ctx.floatOut && lanes % 8 == 0 ? writeFloatTile : nullptr;
+  // Bitpacked output of whole words: writeBitsTileFast (16-bit counts unless deep), with the
+  // run's clamped thresholds.
+  const bool bitsFast = ctx.o.type == OutputType::kBitpacked && c0 % 32 == 0 && lanes % 32 == 0;
+  alignas(32) int32_t threshold[NV * kLutBlock];
+  if (bitsFast)
+    for (int j = 0; j < lanes; ++j)
+      threshold[j] = std::max<int32_t>(-1, std::min<int32_t>(ctx.o.threshold[c0 + j], static_cast<int32_t>(ctx.s.K)));
   const bool generic = !writeFloat && ctx.o.type != OutputType::kBitpacked;  // writeTile: needs full, border
   const uint32_t *const groupInput = ctx.in + g * ctx.s.wordsPerGroup;
   for (int64_t p0 = firstPixel; p0 < endPixel; p0 += MR) {
@@ -387,10 +420,12 @@ void lutBlocks(const TileContext &ctx, const PackedFilter &filter, const LutGeom
         border |= plan.skippedBegin[q] != plan.skippedBegin[q + 1];
       }
     }
-    const bool inAcc =
-        lutAccumulate<MR, NV>(pixel, plan.tapStep.data(), ctx.taps, geo.bytes, w, blockStride, wide, acc, !writeFloat16);
+    const bool inAcc = lutAccumulate<MR, NV>(pixel, plan.tapStep.data(), ctx.taps, geo.bytes, w, blockStride, wide,
+                                             acc, !writeFloat16 && !bitsFast);
     valid = std::min<int>(valid, static_cast<int>(endPixel - p0));
-    if (!inAcc) writeFloat16(ctx, p0, valid, qs, c0, lanes, wide, NV * kLutBlock);
+    if (!inAcc && bitsFast) writeBitsTileFast(ctx, p0, valid, qs, c0, lanes, wide, NV * kLutBlock, threshold);
+    else if (!inAcc) writeFloat16(ctx, p0, valid, qs, c0, lanes, wide, NV * kLutBlock);
+    else if (bitsFast) writeBitsTileFast(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock, threshold);
     else if (writeFloat) writeFloat(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else if (ctx.o.type == OutputType::kBitpacked) writeBitsTile(ctx, p0, valid, qs, c0, lanes, acc, NV * kLutBlock);
     else ctx.writeTile(p0, valid, qs, full, border, c0, lanes, acc, NV * kLutBlock, conv);
