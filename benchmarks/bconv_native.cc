@@ -182,9 +182,11 @@ int printIsaRates() {
 // output and QuickNet's fused block.
 int printSweep(int repeats) {
   const Isa best = activeIsa();
+  const char *loop = "";
+  pathPeak(PeakRates{}, best, &loop);
   std::printf("depth sweep, path %s, 56x56 3x3 one padding -> 64 channels, best of %d; per pixel and 64 channels, ns\n"
               "(at the peak: at the rate of the %s peak loop)\n",
-              isaName(best), repeats, best == Isa::kAvx2 ? "AVX2 byte-LUT" : best == Isa::kPopcnt ? "scalar" : "vector");
+              isaName(best), repeats, loop);
   std::printf("%-10s %-8s %10s %12s %12s %10s\n", "channels", "output", "ns", "at the peak", "the rest", "of peak");
   std::mt19937 rng(0);
   for (int64_t channelsIn : {32, 64, 128, 256, 512}) {
@@ -213,9 +215,7 @@ int printSweep(int repeats) {
       double t = 1e30;
       std::vector<double> rates;
       for (int r = 0; r < repeats + 1; ++r) {
-        const PeakRates peaks = measurePeaks(r + 1);
-        // the loop of the path's own instruction mix: the byte-LUT one for the AVX2 kernel
-        rates.push_back(best == Isa::kAvx2 ? peaks.lut : best == Isa::kPopcnt ? peaks.scalar : peaks.vector);
+        rates.push_back(pathPeak(measurePeaks(r + 1), best));  // the loop of the path's own mix
         const double t0 = threadSeconds();
         plan.run(input.data(), outputs[k], dst, 1);
         const double dt = threadSeconds() - t0;

@@ -28,7 +28,9 @@ op's output tensor (TensorFlow puts the Keras layer's name scope there).
 thread count, the full model's median time split into our delegate's nodes and the rest (the
 ops TFLite/XNNPACK runs, TFLite's invoke, the input and output copies), measured in the same
 invokes (the delegate's profile on); the binary MACs of our Bconv2d nodes and their time at this
-core's XOR + popcount vector peak (a register-resident loop, measured in the same run); and from
+core's peak for the kernel path that runs (a register-resident loop of its instruction mix: the
+XOR + popcount vector loop for AVX-512 and NEON, the byte-LUT loop for AVX2; measured in the
+same run); and from
 these the floor of the model with every binary conv at that peak and the rest as measured (so
 the largest possible ratio against TFLite float), and the largest possible speed-up of each
 further thread count with our nodes scaling perfectly.
@@ -283,8 +285,8 @@ def _profile_lib():
                                                ctypes.POINTER(ctypes.c_int64)]
     lib.lce_delegate_profile_entry_macs.restype = ctypes.c_int64
     lib.lce_delegate_profile_entry_macs.argtypes = [ctypes.c_int]
-    lib.lce_delegate_vector_peak.restype = ctypes.c_double
-    lib.lce_delegate_vector_peak.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+    lib.lce_delegate_kernel_peak.restype = ctypes.c_double
+    lib.lce_delegate_kernel_peak.argtypes = [ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
     return lib
 
 
@@ -320,14 +322,14 @@ def _split_ms(lib, model_bytes, x, threads, runs):
 
 def _bounds(model_bytes, x, counts, runs, float_ms):
     """--bounds: prints the split of the model's time per thread count and the bounds that follow
-    from this core's vector peak; returns them for the JSON report."""
+    from this core's peak for the active kernel path; returns them for the JSON report."""
     import ctypes
     lib = _profile_lib()
     name = ctypes.c_char_p()
     splits, macs = {}, 0
     for t in counts:
         splits[t], macs = _split_ms(lib, model_bytes, x, t, runs)
-    peak = lib.lce_delegate_vector_peak(31, ctypes.byref(name))  # after the runs: the same moment of the host
+    peak = lib.lce_delegate_kernel_peak(31, ctypes.byref(name))  # after the runs: the same moment of the host
     peak_name = name.value.decode() if name.value else ""
     one = counts[0]
     whole1, ours1, rest1 = splits[one]
@@ -350,7 +352,7 @@ def _bounds(model_bytes, x, counts, runs, float_ms):
         at_peak = macs / peak * 1e3 / one  # the peak of `one` cores
         floor = rest1 + at_peak
         out.update({"binary_ms_at_peak": at_peak, "floor_ms": floor, "our_nodes_of_peak": at_peak / ours1})
-        print("  our Bconv2d nodes: %.3g binary MACs per invoke, %.3f ms at this core's vector peak (%s, %.3g binary "
+        print("  our Bconv2d nodes: %.3g binary MACs per invoke, %.3f ms at this core's peak (%s, %.3g binary "
               "MAC/s%s): our nodes at %.0f %% of it" % (macs, at_peak, peak_name, peak,
                                                         "" if one == 1 else ", times %d threads" % one,
                                                         100 * at_peak / ours1))

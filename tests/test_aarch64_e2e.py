@@ -280,13 +280,12 @@ def test_benchmark_runs(results):
         rows = {row["runtime"]: row for row in entry["report"]["results"]}
         assert rows["lce_convert delegate"]["median_ms"] > 0, (result["tag"], entry["text"])
         assert "lce_convert delegate" in entry["text"], entry["text"]
-        bounds = entry["report"]["bounds"]  # --bounds: the vector peak loop of the machine
+        bounds = entry["report"]["bounds"]  # --bounds: the peak loop of the kernel path that ran
         assert bounds["peak_binary_macs_per_s"] > 0, (result["tag"], entry["text"])
         assert bounds["floor_ms"] > 0 and "every binary conv at the peak" in entry["text"], entry["text"]
     macs = [r["cases"]["benchmark"]["report"]["bounds"]["binary_macs"] for r in (x86, arms["default"])]
     assert macs[0] == macs[1] > 0, macs  # the same model's binary MACs, counted by each delegate
-    assert x86["cases"]["benchmark"]["report"]["bounds"]["peak_loop"] in ("AVX-512 XOR+VPOPCNTQ",
-                                                                         "AVX2 XOR+vpshufb popcnt")
+    assert x86["cases"]["benchmark"]["report"]["bounds"]["peak_loop"] in ("AVX-512 XOR+VPOPCNTQ", "AVX2 byte-LUT")
     assert arms["default"]["cases"]["benchmark"]["report"]["bounds"]["peak_loop"] == "NEON EOR+CNT+ADDP/UADALP"
 
 

@@ -188,7 +188,7 @@ def test_benchmark_profile_runs(tmp_path, capsys):
 def test_benchmark_bounds(tmp_path, capsys):
     """lce-benchmark --bounds: the model's time split into our nodes and the rest per thread
     count, the binary MACs our nodes ran (the delegate's count, against the model's Bconv2d
-    shapes), this core's vector peak, and the bounds made of them."""
+    shapes), this core's peak for the kernel path, and the bounds made of them."""
     import json
     import tensorflow as tf
     from flatbuffers import flexbuffers

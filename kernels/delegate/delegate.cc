@@ -1164,14 +1164,16 @@ __attribute__((visibility("default"))) int64_t lce_delegate_profile_entry_macs(i
   return profile.entries[i].binaryMacs;
 }
 
-// This core's XOR + popcount vector peak (lce_kernels/peak.h), binary MAC/s: the median of
+// This core's peak for the kernel path the delegate's Bconv2d runs now (lce_kernels::pathPeak:
+// the vector loop for avx512 and NEON, the byte-LUT loop for avx2), binary MAC/s: the median of
 // `rounds` timings (about 0.2 ms each) in the calling thread; *name (if not null) the loop's
-// name. 0 where there is no vector path.
-__attribute__((visibility("default"))) double lce_delegate_vector_peak(int rounds, const char **name) {
+// name. 0 where the path has no peak loop (portable).
+__attribute__((visibility("default"))) double lce_delegate_kernel_peak(int rounds, const char **name) {
   std::vector<double> rates;
-  for (int r = 0; r < std::max(1, rounds); ++r) rates.push_back(lce_kernels::measurePeaks(r + 1).vector);
+  const lce_kernels::Isa isa = lce_kernels::activeIsa();
+  for (int r = 0; r < std::max(1, rounds); ++r)
+    rates.push_back(lce_kernels::pathPeak(lce_kernels::measurePeaks(r + 1), isa, name));
   std::sort(rates.begin(), rates.end());
-  if (name) *name = lce_kernels::vectorPeakName();
   return rates[rates.size() / 2];
 }
 

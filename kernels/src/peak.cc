@@ -247,6 +247,21 @@ PeakRates measurePeaks(uint64_t seed) {
   return p;
 }
 
+double pathPeak(const PeakRates &rates, Isa isa, const char **name) {
+  const char *loop = "";
+  double rate = 0;
+  switch (isa) {
+    case Isa::kAvx512:
+    case Isa::kNeon:
+    case Isa::kNeonDotprod: rate = rates.vector, loop = vectorPeakName(); break;
+    case Isa::kAvx2: rate = rates.lut, loop = "AVX2 byte-LUT"; break;
+    case Isa::kPopcnt: rate = rates.scalar, loop = "scalar XOR+POPCNT"; break;
+    case Isa::kPortable: break;
+  }
+  if (name) *name = loop;
+  return rate;
+}
+
 const char *vectorPeakName() {
 #if defined(__x86_64__)
   if (supported(Isa::kAvx512)) return "AVX-512 XOR+VPOPCNTQ";

@@ -29,6 +29,12 @@ PeakRates measurePeaks(uint64_t seed);
 // "NEON EOR+CNT+ADDP/UADALP", or "" (no vector path).
 const char *vectorPeakName();
 
+// The peak of the instruction mix a kernel path runs: the vector loop for avx512 and the NEON
+// paths, the byte-LUT loop for avx2 (its kernel's mix), the scalar loop for popcnt; 0 for the
+// portable path (no loop of its mix). *name (if not null): that loop's name.
+enum class Isa;
+double pathPeak(const PeakRates &rates, Isa isa, const char **name = nullptr);
+
 }  // namespace lce_kernels
 
 #endif  // LCE_KERNELS_PEAK_H
