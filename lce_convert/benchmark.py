@@ -320,6 +320,11 @@ def _split_ms(lib, model_bytes, x, threads, runs):
     return (statistics.median(whole), statistics.median(inside), statistics.median(rest)), macs
 
 
+def _times(a, b):
+    """a / b as "1.23x", or "-" when b is not positive (e.g. no node of ours ran)."""
+    return "%.2fx" % (a / b) if b > 0 else "-"
+
+
 def _bounds(model_bytes, x, counts, runs, float_ms):
     """--bounds: prints the split of the model's time per thread count and the bounds that follow
     from this core's peak for the active kernel path; returns them for the JSON report."""
@@ -342,10 +347,10 @@ def _bounds(model_bytes, x, counts, runs, float_ms):
             print("  %d thread(s): model %.3f ms: our nodes %.3f, the rest %.3f (TFLite's ops and invoke, the copies)"
                   % (t, w, o, r))
         else:
-            best = whole1 / (r + ours1 * one / t)
+            best = whole1 / max(1e-9, r + ours1 * one / t)
             out["threads"][str(t)]["max_speedup"] = best
-            print("  %d threads: model %.3f ms (%.2fx): our nodes %.3f (%.2fx), the rest %.3f (%.2fx)"
-                  % (t, w, whole1 / w, o, ours1 / o, r, rest1 / r))
+            print("  %d threads: model %.3f ms (%s): our nodes %.3f (%s), the rest %.3f (%s)"
+                  % (t, w, _times(whole1, w), o, _times(ours1, o), r, _times(rest1, r)))
             print("    our nodes %gx as fast as on %d thread(s), the rest as measured: at most %.2fx"
                   % (t / one, one, best))
     if macs > 0 and peak > 0:
@@ -363,6 +368,8 @@ def _bounds(model_bytes, x, counts, runs, float_ms):
         print(line)
     elif macs == 0:
         print("  (no Bconv2d node of ours ran: no binary MACs to bound)")
+    else:
+        print("  (the %s kernel path has no peak loop of its own: no floor)" % _delegate_kernel_isa())
     return out
 
 
