@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -91,6 +92,39 @@ struct Path {
   int threads;
   bool reference;
   Out out = Out::kFloat;
+};
+
+// One shape's data (seeded random input and filter; multipliers, biases, thresholds) and its
+// three outputs, indexed by Out: float, bitpacked, and QuickNet's fused block (the ReLU on the
+// conv, QuantConv2D(activation="relu"); the residual ADD in place, the sum overwriting the
+// residual, as the delegate runs 12 of QuickNet's 16 blocks; the Quantize of the sum). The plan
+// is prepared once, as in the delegate.
+struct Workload {
+  Bconv2dShape s;
+  std::vector<int32_t> input, filter;
+  std::vector<float> mult, bias;
+  std::vector<int32_t> thresholds;
+  std::vector<float, CacheAlignedAllocator<float>> out;  // 64-byte aligned, as TFLite's arena
+  std::vector<int32_t, CacheAlignedAllocator<int32_t>> bits;
+  PostOp add;
+  Bconv2dOutput outputs[3];
+  std::unique_ptr<Bconv2dPlan> plan;
+
+  Workload(const Bconv2dShape &shape, std::mt19937 &rng)
+      : s(shape), input(s.inHeight * s.inWidth * s.wordsIn), filter(s.channelsOut * 9 * s.wordsPerGroup),
+        mult(s.channelsOut, 0.5f), bias(s.channelsOut, 0.25f), thresholds(s.channelsOut, static_cast<int32_t>(s.K / 2)),
+        out(s.outHeight * s.outWidth * s.channelsOut, 0.125f), bits(s.outHeight * s.outWidth * packedWords(s.channelsOut)) {
+    for (auto &v : input) v = static_cast<int32_t>(rng());
+    for (auto &v : filter) v = static_cast<int32_t>(rng());
+    for (Bconv2dOutput &o : outputs) o.multiplier = mult.data(), o.bias = bias.data();
+    outputs[1].type = OutputType::kBitpacked, outputs[1].threshold = thresholds.data();
+    add.kind = PostOp::Kind::kAddTensor, add.values = out.data();
+    outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data(), outputs[2].clampLow = 0;
+    plan = std::make_unique<Bconv2dPlan>(s, filter.data());
+  }
+  Workload(const Workload &) = delete;
+  Workload &operator=(const Workload &) = delete;
+  void *destination(Out kind) { return kind == Out::kBits ? static_cast<void *>(bits.data()) : static_cast<void *>(out.data()); }
 };
 
 // --isa-rates (AVX-512 only): the throughput of the instructions the AVX-512 kernel's inner loop
@@ -190,34 +224,22 @@ int printSweep(int repeats) {
   std::printf("%-10s %-8s %10s %12s %12s %10s\n", "channels", "output", "ns", "at the peak", "the rest", "of peak");
   std::mt19937 rng(0);
   for (int64_t channelsIn : {32, 64, 128, 256, 512}) {
-    Bconv2dShape s;
-    s.inHeight = s.inWidth = 56, s.channelsIn = channelsIn, s.channelsOut = 64;
-    s.filterHeight = s.filterWidth = 3, s.samePadding = true, s.padValues = 1;
-    if (!s.finalize().empty()) return 1;
-    std::vector<int32_t> input(s.inHeight * s.inWidth * s.wordsIn), filter(s.channelsOut * 9 * s.wordsPerGroup);
-    for (auto &v : input) v = static_cast<int32_t>(rng());
-    for (auto &v : filter) v = static_cast<int32_t>(rng());
-    std::vector<float> mult(s.channelsOut, 0.5f), bias(s.channelsOut, 0.25f);
-    std::vector<int32_t> thresholds(s.channelsOut, static_cast<int32_t>(s.K / 2));
-    std::vector<float, CacheAlignedAllocator<float>> out(s.outHeight * s.outWidth * s.channelsOut, 0.125f);
-    std::vector<int32_t, CacheAlignedAllocator<int32_t>> bits(s.outHeight * s.outWidth * packedWords(s.channelsOut));
-    Bconv2dOutput outputs[3];
-    for (Bconv2dOutput &o : outputs) o.multiplier = mult.data(), o.bias = bias.data();
-    outputs[1].type = OutputType::kBitpacked, outputs[1].threshold = thresholds.data();
-    PostOp add;
-    add.kind = PostOp::Kind::kAddTensor, add.values = out.data();  // in place, as the main table's +add+q
-    outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data(), outputs[2].clampLow = 0;
-    const Bconv2dPlan plan(s, filter.data());
+    Bconv2dShape shape;
+    shape.inHeight = shape.inWidth = 56, shape.channelsIn = channelsIn, shape.channelsOut = 64;
+    shape.filterHeight = shape.filterWidth = 3, shape.samePadding = true, shape.padValues = 1;
+    if (!shape.finalize().empty()) return 1;
+    Workload work(shape, rng);
+    const Bconv2dShape &s = work.s;
     const char *names[3] = {"float", "bits", "+add+q"};
     const double blocks = static_cast<double>(s.outHeight * s.outWidth);  // pixels x (64 channels / 64)
     for (int k = 0; k < 3; ++k) {
-      void *dst = k == 1 ? static_cast<void *>(bits.data()) : static_cast<void *>(out.data());
+      void *dst = work.destination(static_cast<Out>(k));
       double t = 1e30;
       std::vector<double> rates;
       for (int r = 0; r < repeats + 1; ++r) {
         rates.push_back(pathPeak(measurePeaks(r + 1), best));  // the loop of the path's own mix
         const double t0 = threadSeconds();
-        plan.run(input.data(), outputs[k], dst, 1);
+        work.plan->run(work.input.data(), work.outputs[k], dst, 1);
         const double dt = threadSeconds() - t0;
         if (r > 0) t = std::min(t, dt);
       }
@@ -301,28 +323,14 @@ int main(int argc, char **argv) {
               "of scalar", "of vector", "of LUT");
   std::mt19937 rng(0);
   for (const Case &c : cases) {
-    Bconv2dShape s;
-    s.inHeight = s.inWidth = c.size, s.channelsIn = c.channelsIn, s.channelsOut = c.channelsOut;
-    s.filterHeight = s.filterWidth = 3, s.strideHeight = s.strideWidth = c.stride, s.samePadding = true;
-    s.padValues = c.padValues;
-    if (!s.finalize().empty()) return 1;
-    std::vector<int32_t> input(s.inHeight * s.inWidth * s.wordsIn), filter(s.channelsOut * 9 * s.wordsPerGroup);
-    for (auto &v : input) v = static_cast<int32_t>(rng());
-    for (auto &v : filter) v = static_cast<int32_t>(rng());
-    std::vector<float> mult(s.channelsOut, 0.5f), bias(s.channelsOut, 0.25f);
-    std::vector<int32_t> thresholds(s.channelsOut, static_cast<int32_t>(s.K / 2));
-    // 64-byte aligned, as TFLite's arena
-    std::vector<float, CacheAlignedAllocator<float>> out(s.outHeight * s.outWidth * s.channelsOut, 0.125f);
-    std::vector<int32_t, CacheAlignedAllocator<int32_t>> bits(s.outHeight * s.outWidth * packedWords(s.channelsOut));
-    Bconv2dOutput outputs[3];
-    for (Bconv2dOutput &o : outputs) o.multiplier = mult.data(), o.bias = bias.data();
-    outputs[1].type = OutputType::kBitpacked, outputs[1].threshold = thresholds.data();
-    PostOp add;
-    // In place (the sum overwrites the residual), as the delegate runs 12 of QuickNet's 16 blocks.
-    add.kind = PostOp::Kind::kAddTensor, add.values = out.data();
-    outputs[2].postOps = &add, outputs[2].postOpCount = 1, outputs[2].bits = bits.data();
-    outputs[2].clampLow = 0;  // QuickNet's QuantConv2D(activation="relu")
-    const Bconv2dPlan plan(s, filter.data());  // prepared once, as in the delegate
+    Bconv2dShape shape;
+    shape.inHeight = shape.inWidth = c.size, shape.channelsIn = c.channelsIn, shape.channelsOut = c.channelsOut;
+    shape.filterHeight = shape.filterWidth = 3, shape.strideHeight = shape.strideWidth = c.stride;
+    shape.samePadding = true, shape.padValues = c.padValues;
+    if (!shape.finalize().empty()) return 1;
+    Workload work(shape, rng);
+    const Bconv2dShape &s = work.s;
+    const Bconv2dPlan &plan = *work.plan;
     const double macs = static_cast<double>(s.outHeight * s.outWidth) * s.channelsOut * s.K;
     // Repeats interleave the paths, so that noise from other jobs hits every path alike.
     std::vector<std::vector<double>> times(paths.size()), fractions[3];
@@ -334,15 +342,15 @@ int main(int argc, char **argv) {
         const Path &path = paths[k];
         setIsa(path.isa);
         double (*now)() = path.threads == 1 ? threadSeconds : wallSeconds;
-        const Bconv2dOutput &o = outputs[static_cast<int>(path.out)];
-        void *dst = path.out == Out::kBits ? static_cast<void *>(bits.data()) : static_cast<void *>(out.data());
+        const Bconv2dOutput &o = work.outputs[static_cast<int>(path.out)];
+        void *dst = work.destination(path.out);
         // Several threads: one untimed call first, so that the pool's workers are polling, as
         // between the back-to-back nodes of a delegate partition (not asleep since the last
         // round's call: waking a thread costs tens of microseconds on these virtual machines).
-        if (path.threads > 1 && !path.reference) plan.run(input.data(), o, dst, path.threads);
+        if (path.threads > 1 && !path.reference) plan.run(work.input.data(), o, dst, path.threads);
         const double t0 = now();
-        if (path.reference) bconv2dReference(s, input.data(), filter.data(), o, dst);
-        else plan.run(input.data(), o, dst, path.threads);
+        if (path.reference) bconv2dReference(s, work.input.data(), work.filter.data(), o, dst);
+        else plan.run(work.input.data(), o, dst, path.threads);
         if (r == 0) continue;
         const double t = now() - t0;
         times[k].push_back(t);
