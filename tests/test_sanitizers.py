@@ -9,14 +9,26 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KERNELS = os.path.join(ROOT, "kernels")
-SOURCES = {  # source -> extra flags (mirrors kernels/CMakeLists.txt)
-    "src/isa.cc": [], "src/bitpack.cc": [], "src/bitpack_avx2.cc": [], "src/bitpack_avx512.cc": [],
-    "src/bconv2d_reference.cc": [], "src/bconv2d_indirect.cc": [], "src/bconv2d_indirect_portable.cc": [],
-    "src/bconv2d_indirect_popcnt.cc": ["-mpopcnt"], "src/bconv2d_indirect_avx2.cc": ["-mavx2", "-mpopcnt"],
-    "src/bconv2d_indirect_avx512.cc": ["-mavx512f", "-mavx512bw", "-mavx512vpopcntdq", "-mpopcnt"],
-    "src/bmaxpool.cc": [], "src/thread_pool.cc": [],
-    "tests/kernel_selftest.cc": [],
-}
+
+
+def cmake_sources():
+    """{source: extra flags} of the kernel library on x86-64, read from kernels/CMakeLists.txt (its
+    LCE_KERNEL_SOURCES, the x86-64 branch's additions and their per-file COMPILE_OPTIONS), so
+    that this build cannot miss a source the library has."""
+    import re
+    with open(os.path.join(KERNELS, "CMakeLists.txt")) as f:
+        text = f.read()
+    sources = re.search(r"set\(LCE_KERNEL_SOURCES\s+([^)]*)\)", text).group(1).split()
+    x86 = re.search(r'if\(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64\|AMD64"\)(.*?)\nelseif\(', text, re.S).group(1)
+    for block in re.findall(r"list\(APPEND LCE_KERNEL_SOURCES\s+([^)]*)\)", x86):
+        sources += block.split()
+    flags = {src: [] for src in sources}
+    for src, options in re.findall(r'set_source_files_properties\((\S+)\s+PROPERTIES\s+COMPILE_OPTIONS\s+"?([^")]*)"?\)', x86):
+        flags[src] = options.split(";")
+    return flags
+
+
+SOURCES = dict(cmake_sources(), **{"tests/kernel_selftest.cc": []})  # source -> extra flags
 FLAGS = ["-std=c++17", "-O1", "-g", "-fno-omit-frame-pointer", "-ffp-contract=off",
          "-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-I" + os.path.join(KERNELS, "include")]
 
