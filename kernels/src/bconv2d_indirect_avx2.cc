@@ -100,12 +100,12 @@ void flushWide(uint16_t *wide, int32_t *acc, bool &deep) {
 // pixel[i]: pixel i's tap 0 in the padded input (IndirectKernel::paddedInput), at its group's
 // first word; tap t is tapStep[t] words on. w: NV filter blocks blockStride bytes apart, each
 // [taps][bytes][64]; wide: scratch for MR * NV * 32 counters.
+// Returns whether the counts are in acc (int32): always when `wantAcc` or when a depth needed
+// the 32-bit flush, else they are left in `wide` (16-bit, the same layout) for a writer that
+// reads them there (the straight passes' uint16_t variants: no conversion pass).
 // Kept out of line: inlined into the tile loop, GCC allocates the counters' registers worse
 // (measured 1.4x slower on 56x56x64).
 template <int MR, int NV>
-// Returns whether the counts are in acc (int32): always when `wantAcc` or when a depth needed
-// the 32-bit flush, else they are left in `wide` (16-bit, the same layout) for a writer that
-// reads them there (writeFloatTileFast<..., uint16_t>: no conversion pass).
 __attribute__((noinline)) bool lutAccumulate(const uint32_t *const *pixel, const int64_t *tapStep, int64_t taps,
                                               int64_t bytes, const uint8_t *w, int64_t blockStride, uint16_t *wide,
                                               int32_t *acc, bool wantAcc) {
